@@ -1,0 +1,1 @@
+"""Settings, the activity's rules file and logging setup."""

@@ -1,0 +1,158 @@
+"""The activity's rules file, validated once at load time."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Deadlines(_Frozen):
+    upload: datetime
+    school_recommendation: datetime
+    district_recommendation: datetime
+
+
+class ArchiveRules(_Frozen):
+    max_bytes: int
+    max_total_uncompressed_bytes: int
+    max_member_ratio: float
+    ratio_min_bytes: int
+    max_members: int
+    max_depth: int
+    max_name_bytes: int
+    ignored_names: list[str]
+    ignored_prefixes: list[str]
+    ignored_dirs: list[str]
+    inner_archive_extensions: list[str]
+
+
+class RoleRule(_Frozen):
+    role: str
+    label: str
+    kinds: list[str]
+    keywords: list[str]
+
+
+class AuthorRules(_Frozen):
+    max: dict[str, dict[str, int]]
+    same_unit: dict[str, list[str]]
+
+
+class VideoRules(_Frozen):
+    containers: list[str]
+    min_long_side: int
+    min_short_side: int
+    aspect: tuple[int, int]
+    aspect_tolerance: float
+    max_duration_s: dict[str, float]
+    duration_tolerance_s: float
+    probe_timeout_s: float
+
+
+class QcRules(_Frozen):
+    analysis_width: int
+    black_min_s: float
+    black_picture_ratio: float
+    black_pixel_threshold: float
+    freeze_min_s: float
+    freeze_noise_db: float
+    silence_min_s: float
+    silence_noise_db: float
+    shake_window_s: float
+    shake_threshold: float
+    shake_min_share: float
+    timeout_factor: float
+
+
+class SubtitleRules(_Frozen):
+    roles: list[str]
+    sample_every_s: float
+    max_samples: int
+    min_text_share: float
+    min_distinct_lines: int
+
+
+class DuplicationRules(_Frozen):
+    roles: list[str]
+    threshold: float
+    run_length: int
+    winnow_window: int
+    top_sources: int
+    boilerplate_document_share: float
+
+
+class TopicRules(_Frozen):
+    title_similarity: float
+
+
+class AwardRules(_Frozen):
+    first: float
+    second: float
+    third: float
+    rounding: Literal["floor", "round", "ceil"]
+
+
+class Rules(_Frozen):
+    rules_version: str
+    activity: str
+    deadlines: Deadlines
+    archive: ArchiveRules
+    kinds: dict[str, list[str]]
+    roles: list[RoleRule]
+    fallback_roles: dict[str, dict[str, str]]
+    required_materials: dict[str, dict[str, list[str]]]
+    applicant_types: dict[str, list[str]]
+    authors: AuthorRules
+    video: VideoRules
+    qc: QcRules
+    subtitles: SubtitleRules
+    duplication: DuplicationRules
+    topics: TopicRules
+    quotas: dict[str, int]
+    awards: AwardRules
+    digest: str = Field(default="", description="sha256 of the file, for audit")
+
+    def role_label(self, role: str | None) -> str:
+        for rule in self.roles:
+            if rule.role == role:
+                return rule.label
+        return role or "未识别"
+
+    def kind_of(self, name: str) -> str:
+        lowered = name.lower()
+        for kind, extensions in self.kinds.items():
+            if any(lowered.endswith(ext) for ext in extensions):
+                return kind
+        return "other"
+
+    def required_roles(self, project: str, applicant_type: str) -> list[str]:
+        return self.required_materials.get(project, {}).get(applicant_type, [])
+
+
+def load_rules(path: Path | str) -> Rules:
+    """Read and validate a rules file.
+
+    Raises:
+        ValueError: the file is not valid YAML or misses a rule.
+    """
+    raw = Path(path).read_bytes()
+    data = yaml.safe_load(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"rules file {path} is not a mapping")
+    data["digest"] = hashlib.sha256(raw).hexdigest()
+    return Rules.model_validate(data)
+
+
+@lru_cache(maxsize=8)
+def cached_rules(path: str) -> Rules:
+    return load_rules(path)

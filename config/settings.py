@@ -1,0 +1,36 @@
+"""Process settings from the SMARTEDU_* environment (a `.env` file may set them)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RULES = Path(__file__).parent / "rules" / "activity-2023.yaml"
+
+
+class Settings(BaseSettings):
+    """The same names in every process: CLI, ingest and workers."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTEDU_", env_file=".env", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "minioadmin"
+    s3_secret_key: SecretStr = SecretStr("minioadmin")
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    uploads_bucket: str = "uploads"
+    bucket: str = "smartedu"
+    rules: Path = DEFAULT_RULES
+    callback_secret: SecretStr = SecretStr("")
+    ffmpeg_threads: int = Field(default=0, ge=0)
+    work_dir: Path = Path("/tmp/smartedu")
+    metrics_port: int = 9191
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

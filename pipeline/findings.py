@@ -1,0 +1,83 @@
+"""The contract's finding codes: severity and the one Chinese sentence a teacher reads."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from .models import Finding
+
+# code -> (severity, message template). Templates name the file ({file}) and the measured
+# value; they are formatted with the finding's detail.
+CATALOG: dict[str, tuple[str, str]] = {
+    "ARCHIVE_TOO_LARGE": ("fail", "压缩包{file}大小为{size_mb:.1f}MB，超过{limit_mb:.0f}MB的上限，请压缩或删减素材后重新上传。"),
+    "ARCHIVE_UNREADABLE": ("fail", "压缩包{file}无法读取（{reason}），请用标准zip格式重新压缩后上传。"),
+    "ARCHIVE_ENCRYPTED": ("fail", "压缩包中的{file}设置了密码，请去掉密码后重新压缩上传。"),
+    "ARCHIVE_UNSAFE_PATH": ("fail", "压缩包中的{file}路径不安全（{reason}），该文件未被解压，请按普通文件夹重新压缩。"),
+    "ARCHIVE_BOMB": ("fail", "压缩包{file}异常（{reason}），已停止解压，请检查后重新压缩上传。"),
+    "ARCHIVE_EMPTY": ("fail", "压缩包{file}中没有可用的文件，请放入报名表和作品材料后重新上传。"),
+    "ARCHIVE_NESTED": ("info", "压缩包中的{file}是内层压缩包，已解压其中的{members}个文件。"),
+    "ARCHIVE_UNSUPPORTED_INNER": ("warn", "压缩包中的{file}是{format}格式的内层压缩包，未能解压，请将其中文件直接放入zip压缩包。"),
+    "ARCHIVE_NAME_ENCODING": ("info", "压缩包中的文件名按{encoding}编码识别，例如{file}。"),
+    "MATERIAL_MISSING": ("fail", "压缩包{file}中缺少{label}，本项目要求提交该材料。"),
+    "MATERIAL_UNRECOGNIZED": ("info", "未能从文件名识别{file}属于哪类材料，已按相关素材处理。"),
+    "MAIN_WORK_MISMATCH": ("warn", "单独上传的主作品{file}{reason}，请确认两处上传的是同一文件。"),
+    "REGISTRATION_FORM_UNPARSED": ("warn", "报名表{file}中的栏目未能读取（{reason}），请使用附件2的模板填写。"),
+    "AUTHORS_TOO_MANY": ("fail", "作者共{count}人，超过本项目{limit}人的上限（{source}）。"),
+    "AUTHORS_DIFFERENT_UNITS": ("fail", "教师案例的作者须来自同一单位，现为{count}个单位：{units_text}。"),
+    "SUBMITTED_AFTER_DEADLINE": ("fail", "作品上传时间为{uploaded_at}，晚于截止时间{deadline}。"),
+    "VIDEO_UNREADABLE": ("fail", "视频{file}无法读取（{reason}），请重新导出MP4文件。"),
+    "VIDEO_NOT_MP4": ("fail", "视频{file}的实际格式是{container}，不是要求的MP4格式，请转换为MP4后重新上传。"),
+    "VIDEO_RESOLUTION_LOW": ("fail", "视频{file}的分辨率为{display_width}x{display_height}，低于要求的{required_text}。"),
+    "VIDEO_ASPECT_NOT_16_9": ("fail", "视频{file}的画面比例为{aspect_text}（{display_width}x{display_height}），不是要求的16:9。"),
+    "VIDEO_TOO_LONG": ("fail", "视频{file}时长为{duration_text}，超过{label}{limit_text}的上限。"),
+    "VIDEO_NO_AUDIO": ("warn", "视频{file}没有声音轨道，请确认导出时包含音频。"),
+    "VIDEO_SHAKY": ("warn", "视频{file}画面抖动明显（抖动时段占{share_pct:.0f}%），通知要求图像稳定，建议使用三脚架或防抖后重新导出。"),
+    "VIDEO_BLACK_SEGMENTS": ("warn", "视频{file}有{count}段黑屏，共{total_s:.1f}秒，首段在{first_text}。"),
+    "VIDEO_FROZEN_SEGMENTS": ("warn", "视频{file}有{count}段画面静止，共{total_s:.1f}秒，首段在{first_text}。"),
+    "AUDIO_SILENT_SEGMENTS": ("warn", "视频{file}有{count}段无声，共{total_s:.1f}秒，首段在{first_text}。"),
+    "SUBTITLES_ABSENT": ("warn", "视频{file}未检测到字幕，通知建议关键事件配有字幕。"),
+    "DOCUMENT_UNREADABLE": ("warn", "文档{file}无法提取文字（{reason}）。"),
+    "DUPLICATION_HIGH": ("fail", "案例介绍{file}的重复率为{rate_pct:.1f}%，须低于{limit_pct:.0f}%。"),
+    "TOPIC_IN_MULTIPLE_PROJECTS": ("fail", "作者{author}的同一课题《{title}》已在{other_project}项目中提交（{other_submission}），同一课题不得重复参加。"),
+}
+
+
+class _TolerantFormatter(string.Formatter):
+    """A missing or ill-typed value prints as '?' instead of breaking the sentence."""
+
+    def get_value(self, key, args, kwargs):
+        return kwargs.get(key, "?") if isinstance(key, str) else super().get_value(key, args, kwargs)
+
+    def format_field(self, value, format_spec):
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_FORMATTER = _TolerantFormatter()
+
+
+def make_finding(code: str, path: str | None = None, *, severity: str | None = None, **detail: Any) -> Finding:
+    """Build a finding with the contract's severity and its Chinese sentence.
+
+    Keys in `detail` that end in `_text` only feed the sentence and are not stored;
+    `file_text` names the file when the finding has no member path (the archive itself).
+    """
+    default_severity, template = CATALOG[code]
+    named = detail.get("file_text") or path
+    message = _FORMATTER.vformat(template, (), {**detail, "file": f"“{named}”" if named else ""})
+    stored = {k: v for k, v in detail.items() if not k.endswith("_text")}
+    return Finding(code=code, severity=severity or default_severity, message=message, path=path, detail=stored)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "未知"
+    seconds = max(0.0, seconds)
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}小时{minutes}分{rest:04.1f}秒"
+    return f"{minutes}分{rest:04.1f}秒"

@@ -1,0 +1,211 @@
+"""The domain model: what comes in (an upload event) and what goes out (a verdict)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import EventError
+
+Project = Literal["case", "lesson", "team"]
+ApplicantType = Literal["teacher", "school", "district", "team"]
+Severity = Literal["fail", "warn", "info"]
+Status = Literal["pass", "warn", "fail", "error"]
+SubtitleKind = Literal["embedded", "sidecar", "burned_in", "none"]
+
+SUBMISSION_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+class ObjectRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    bucket: str = Field(min_length=1, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=64)
+    unit: str | None = Field(default=None, max_length=200)
+
+
+class UploadEvent(BaseModel):
+    """One submission (or re-submission) as the upload service announces it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    submission_id: str = Field(pattern=SUBMISSION_ID_PATTERN)
+    project: Project
+    applicant_type: ApplicantType | None = None
+    district: str | None = Field(default=None, max_length=100)
+    unit: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=500)
+    authors: list[Author] = Field(default_factory=list, max_length=100)
+    archive: ObjectRef
+    main_work: ObjectRef | None = None
+    uploaded_at: AwareDatetime | None = None  # required in events; None only for `smartedu check` without one
+    callback_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("submission_id")
+    @classmethod
+    def _not_dots(cls, value: str) -> str:
+        if value in {".", ".."}:
+            raise ValueError("submission_id may not be '.' or '..'")
+        return value
+
+    @property
+    def effective_applicant_type(self) -> str:
+        """The applicant type, defaulted from the project where the event leaves it out."""
+        if self.applicant_type:
+            return self.applicant_type
+        return "team" if self.project == "team" else "teacher"
+
+
+def parse_event(raw: bytes | str | dict) -> UploadEvent:
+    """Validate an upload event.
+
+    Raises:
+        EventError: not JSON, a required field missing or of the wrong type.
+    """
+    try:
+        data = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        if not isinstance(data, dict):
+            raise EventError("event is not a JSON object")
+        missing = [name for name in ("submission_id", "project", "archive", "uploaded_at") if data.get(name) in (None, "")]
+        if missing:
+            raise EventError(f"invalid event: missing required field(s): {', '.join(missing)}")
+        return UploadEvent.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise EventError(f"event is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()[:10])
+        raise EventError(f"invalid event: {problems}") from exc
+
+
+class Finding(BaseModel):
+    code: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Material(BaseModel):
+    """One archive member, as unpacked."""
+
+    path: str
+    role: str | None = None
+    size: int
+    sha256: str
+    kind: str
+    key: str | None = None
+    compressed_size: int | None = None
+    from_archive: str | None = None
+
+
+class AudioStream(BaseModel):
+    codec: str | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+    bitrate: int | None = None
+    language: str | None = None
+
+
+class SubtitleStream(BaseModel):
+    codec: str | None = None
+    language: str | None = None
+
+
+class VideoProbe(BaseModel):
+    """What the probes measured, in displayed terms where it matters."""
+
+    container: str | None = None
+    brand: str | None = None
+    compatible_brands: list[str] = Field(default_factory=list)
+    is_mp4: bool = False
+    video_codec: str | None = None
+    video_profile: str | None = None
+    width: int | None = None
+    height: int | None = None
+    sample_aspect_ratio: float | None = None
+    rotation: int = 0
+    display_width: int | None = None
+    display_height: int | None = None
+    display_aspect: float | None = None
+    duration_s: float | None = None
+    fps: float | None = None
+    variable_fps: bool = False
+    frame_count: int | None = None
+    bitrate: int | None = None
+    pix_fmt: str | None = None
+    audio: list[AudioStream] = Field(default_factory=list)
+    subtitle_streams: list[SubtitleStream] = Field(default_factory=list)
+    faststart: bool = False
+    probed_with: list[str] = Field(default_factory=list)
+    disagreements: dict[str, Any] = Field(default_factory=dict)
+
+
+class Segment(BaseModel):
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class QcResult(BaseModel):
+    black: list[Segment] = Field(default_factory=list)
+    frozen: list[Segment] = Field(default_factory=list)
+    silent: list[Segment] = Field(default_factory=list)
+    shaky: list[Segment] = Field(default_factory=list)
+    shake_score: float | None = None
+    shaky_share: float | None = None
+    analysed_s: float | None = None
+    cpu_s: float | None = None
+
+
+class SubtitleReport(BaseModel):
+    kind: SubtitleKind = "none"
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class VideoReport(BaseModel):
+    path: str
+    role: str | None = None
+    sha256: str
+    probe: VideoProbe | None = None
+    subtitles: SubtitleReport | None = None
+    qc: QcResult | None = None
+    renditions: dict[str, str] = Field(default_factory=dict)
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+
+
+class DocumentReport(BaseModel):
+    path: str
+    role: str | None = None
+    sha256: str
+    text_length: int = 0
+    extracted_with: str | None = None
+    duplication_rate: float | None = None
+    best_matches: list[dict[str, Any]] = Field(default_factory=list)
+    form_fields: dict[str, Any] | None = None
+
+
+class Verdict(BaseModel):
+    submission_id: str
+    project: str
+    status: Status
+    findings: list[Finding] = Field(default_factory=list)
+    materials: list[Material] = Field(default_factory=list)
+    videos: list[VideoReport] = Field(default_factory=list)
+    documents: list[DocumentReport] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    pipeline_version: str
+    rules_version: str
+    created_at: datetime
+    event: dict[str, Any] = Field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    run_id: str | None = None
