@@ -1,0 +1,74 @@
+"""Tell each member's role (报名表, 案例介绍, 应用视频 ...) from its name, folders and kind."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from config.rules import RoleRule, Rules
+
+from .findings import make_finding
+from .models import Finding, Material
+
+
+def _ordered_roles(rules: Rules, project: str, applicant_type: str) -> list[RoleRule]:
+    """The project's own roles first, so that 视频 in a lesson zip means its recording."""
+    own = set(rules.required_roles(project, applicant_type)) | {"related"}
+    return [r for r in rules.roles if r.role in own] + [r for r in rules.roles if r.role not in own]
+
+
+def role_from_name(path: str, kind: str, roles: list[RoleRule]) -> str | None:
+    """The role whose keyword is longest in the file name (else the nearest folder).
+
+    Longest wins so that 宣传报道 is a publicity report, not a 报道 (news report); among
+    equally long keywords the earlier role (the project's own first) wins.
+    """
+    pure = PurePosixPath(path)
+    for text in (pure.stem, *reversed(pure.parent.parts)):
+        folded = text.casefold()
+        best: tuple[int, int] | None = None
+        for order, rule in enumerate(roles):
+            if kind not in rule.kinds:
+                continue
+            length = max((len(k) for k in rule.keywords if k.casefold() in folded), default=0)
+            if length and (best is None or length > best[0]):
+                best = (length, order)
+        if best is not None:
+            return roles[best[1]].role
+    return None
+
+
+def classify_materials(materials: list[Material], rules: Rules, project: str, applicant_type: str) -> list[Finding]:
+    """Set `role` on each material in place.
+
+    Returns:
+        MATERIAL_UNRECOGNIZED findings for members whose role could not be told; those
+        members are kept as `related` (相关素材).
+    """
+    roles = _ordered_roles(rules, project, applicant_type)
+    unnamed: list[Material] = []
+    for material in materials:
+        material.role = role_from_name(material.path, material.kind, roles)
+        if material.role is None:
+            unnamed.append(material)
+    taken = {m.role for m in materials if m.role}
+    fallbacks = rules.fallback_roles.get(project, {})
+    for kind, role in fallbacks.items():
+        if role in taken:
+            continue
+        pool = [m for m in unnamed if m.kind == kind]
+        if pool:
+            chosen = max(pool, key=lambda m: m.size)
+            chosen.role = role
+            unnamed.remove(chosen)
+            taken.add(role)
+    findings = []
+    for material in unnamed:
+        material.role = "related"
+        if material.kind not in ("subtitle",):
+            findings.append(make_finding("MATERIAL_UNRECOGNIZED", material.path, kind=material.kind))
+    return findings
+
+
+def missing_roles(materials: list[Material], rules: Rules, project: str, applicant_type: str) -> list[str]:
+    present = {m.role for m in materials}
+    return [role for role in rules.required_roles(project, applicant_type) if role not in present]
