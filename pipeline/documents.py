@@ -1,0 +1,130 @@
+"""Text out of the documents teachers send (.docx, .pptx, .pdf, .txt), in a bounded child."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from .findings import make_finding
+from .models import DocumentReport, Finding, Material
+from .sandbox import ChildFailed, call_bounded
+from .storage import ObjectStore
+
+MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+MAX_TEXT_CHARS = 2_000_000
+MAX_OOXML_PART_BYTES = 64 * 1024 * 1024
+TEXT_ROLES_KINDS = ("document", "presentation", "spreadsheet")
+
+
+@dataclass
+class ExtractedText:
+    text: str
+    method: str
+
+
+def _check_ooxml(path: str) -> None:
+    """Refuse an OOXML package whose parts would inflate past the cap (a zip bomb in a .docx)."""
+    with zipfile.ZipFile(path) as package:
+        for info in package.infolist():
+            if info.file_size > MAX_OOXML_PART_BYTES:
+                raise ValueError(f"part {info.filename} inflates to {info.file_size} bytes")
+
+
+def _docx_text(path: str) -> str:
+    import docx
+
+    _check_ooxml(path)
+    document = docx.Document(path)
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        seen = set()
+        for row in table.rows:
+            for cell in row.cells:
+                if id(cell._tc) in seen:  # merged cells repeat in row.cells
+                    continue
+                seen.add(id(cell._tc))
+                parts.append(cell.text)
+    body = document.element.body
+    for node in body.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}txbxContent"):
+        parts.append("".join(t.text or "" for t in node.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}t")))
+    return "\n".join(p for p in parts if p)
+
+
+def _pptx_text(path: str) -> str:
+    from pptx import Presentation
+
+    _check_ooxml(path)
+    parts = []
+    for slide in Presentation(path).slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                parts.append(shape.text_frame.text)
+            if getattr(shape, "has_table", False) and shape.has_table:
+                parts.extend(cell.text for row in shape.table.rows for cell in row.cells)
+    return "\n".join(p for p in parts if p)
+
+
+def _pdf_text(path: str) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    return "\n".join((page.extract_text() or "") for page in reader.pages[:500])
+
+
+def _plain_text(path: str) -> str:
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_TEXT_CHARS * 4)
+    for encoding in ("utf-8-sig", "utf-16", "gb18030"):
+        try:
+            if encoding == "utf-16" and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                continue
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+EXTRACTORS = {".docx": _docx_text, ".pptx": _pptx_text, ".pdf": _pdf_text, ".txt": _plain_text, ".md": _plain_text}
+
+
+def extract_text(path: str, suffix: str, *, timeout_s: float = 60) -> ExtractedText:
+    """Raises ValueError with a Chinese reason when the text cannot be read."""
+    extractor = EXTRACTORS.get(suffix)
+    if extractor is None:
+        raise ValueError(f"暂不支持读取{suffix or '无扩展名'}文件")
+    try:
+        text = call_bounded(extractor, path, timeout_s=timeout_s)
+    except ChildFailed as exc:
+        raise ValueError(f"文件损坏或格式不符：{exc}") from exc
+    return ExtractedText(text=text[:MAX_TEXT_CHARS], method=suffix.lstrip("."))
+
+
+def analyse_document(store: ObjectStore, material: Material) -> tuple[DocumentReport, list[Finding], str]:
+    """Extract a document's text; a failure is a DOCUMENT_UNREADABLE finding, never an exception.
+
+    Returns:
+        The report, its findings and the text (for forms and duplication).
+    """
+    report = DocumentReport(path=material.path, role=material.role, sha256=material.sha256)
+    suffix = PurePosixPath(material.path).suffix.lower()
+    if material.size > MAX_DOCUMENT_BYTES:
+        return report, [make_finding("DOCUMENT_UNREADABLE", material.path, reason=f"文件过大（{material.size // 1048576}MB）")], ""
+    try:
+        with store.local_path(material.key) as path:
+            extracted = extract_text(str(path), suffix)
+    except ValueError as exc:
+        return report, [make_finding("DOCUMENT_UNREADABLE", material.path, reason=str(exc))], ""
+    report.text_length = len("".join(extracted.text.split()))
+    report.extracted_with = extracted.method
+    findings = []
+    if report.text_length == 0 and suffix == ".pdf":
+        findings.append(make_finding("DOCUMENT_UNREADABLE", material.path, reason="PDF没有文字层（可能是扫描件）"))
+    return report, findings, extracted.text
+
+
+def wants_text(material: Material) -> bool:
+    return material.kind in TEXT_ROLES_KINDS
+
+
+

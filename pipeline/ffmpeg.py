@@ -1,0 +1,159 @@
+"""ffmpeg and ffprobe: pure command builders and one hardened runner.
+
+Self-contained on purpose (imports nothing from the rest of the pipeline): settings such
+as threads, niceness, timeout and memory come in as arguments, results go out as values.
+Uploads are hostile: every input gets a protocol whitelist and, where the format is
+known from its bytes, a forced demuxer, so a playlist or concat script disguised as a
+video can never make ffmpeg open another file or URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+
+FFMPEG = os.environ.get("SMARTEDU_FFMPEG", "ffmpeg")
+FFPROBE = os.environ.get("SMARTEDU_FFPROBE", "ffprobe")
+DEFAULT_MEMORY_BYTES = 4 * 1024**3
+STDERR_TAIL_LINES = 20
+
+# The ffmpeg demuxers we allow for each container sniffed from the bytes.
+DEMUXERS = {
+    "mp4": "mov", "mov": "mov", "3gp": "mov",
+    "matroska": "matroska", "webm": "matroska",
+    "avi": "avi", "flv": "flv", "asf": "asf", "mpegts": "mpegts", "mpegps": "mpeg",
+}
+
+
+class FFmpegError(Exception):
+    """Raised when ffmpeg or ffprobe exits non-zero, is killed, or runs past its timeout."""
+
+    def __init__(self, message: str, *, cmd: list[str], returncode: int | None, stderr_tail: str, timed_out: bool = False):
+        super().__init__(message)
+        self.cmd = cmd
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        self.timed_out = timed_out
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stdout: bytes
+    stderr_tail: str
+    stderr_lines: list[str]
+    cpu_s: float
+    wall_s: float
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def input_args(source: str, demuxer: str | None) -> list[str]:
+    """Options placed before `-i`: only the protocol the source needs, the demuxer forced.
+
+    Raises:
+        ValueError: a demuxer outside the allowed set (concat, hls, tee ... never).
+    """
+    if demuxer is not None and demuxer not in set(DEMUXERS.values()) | {"lavfi"}:
+        raise ValueError(f"demuxer {demuxer!r} is not allowed for uploads")
+    protocols = "https,http,tls,tcp" if is_url(source) else "file"
+    if source.startswith("https://"):
+        protocols = "https,tls,tcp"
+    args = ["-protocol_whitelist", protocols]
+    if demuxer:
+        args += ["-f", demuxer]
+    if demuxer == "mov":
+        args += ["-enable_drefs", "0", "-use_absolute_path", "0"]
+    if not is_url(source):
+        source = "file:" + os.path.abspath(source)
+    return [*args, "-i", source]
+
+
+def ffprobe_command(source: str, demuxer: str | None, *, count_frames: bool = False) -> list[str]:
+    cmd = [FFPROBE, "-v", "error", "-hide_banner", "-print_format", "json", "-show_format", "-show_streams"]
+    if count_frames:
+        cmd += ["-count_packets"]
+    return cmd + input_args(source, demuxer)
+
+
+def _limits(memory_bytes: int | None, nice: int):
+    def apply() -> None:
+        os.setsid()
+        if nice:
+            os.nice(nice)
+        if memory_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def run(cmd: list[str], *, timeout_s: float, memory_bytes: int | None = DEFAULT_MEMORY_BYTES, nice: int = 0,
+        keep_stderr_lines: int = 0, stdout: bool = True) -> RunResult:
+    """Run a tool with a wall-clock timeout and a memory cap; kill its whole group on timeout.
+
+    Args:
+        keep_stderr_lines: how many stderr lines to return whole (filters log there); the
+            tail for error reports is kept regardless.
+
+    Raises:
+        FFmpegError: non-zero exit, a signal, or the timeout.
+    """
+    started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, preexec_fn=_limits(memory_bytes, nice))
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    kept: deque[str] = deque(maxlen=keep_stderr_lines or 1)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        _collect(err, tail, kept, keep_stderr_lines)
+        raise FFmpegError(f"{os.path.basename(cmd[0])} timed out after {timeout_s:.0f}s", cmd=cmd,
+                          returncode=None, stderr_tail="\n".join(tail), timed_out=True) from None
+    _collect(err, tail, kept, keep_stderr_lines)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        raise FFmpegError(f"{os.path.basename(cmd[0])} exited with {proc.returncode}", cmd=cmd,
+                          returncode=proc.returncode, stderr_tail="\n".join(tail))
+    return RunResult(proc.returncode, out or b"", "\n".join(tail), list(kept) if keep_stderr_lines else [],
+                     cpu, time.monotonic() - started)
+
+
+def _collect(err: bytes | None, tail: deque, kept: deque, keep: int) -> None:
+    for line in (err or b"").decode("utf-8", errors="replace").splitlines():
+        tail.append(line)
+        if keep:
+            kept.append(line)
+
+
+def ffprobe(source: str, demuxer: str | None, *, timeout_s: float = 60) -> dict:
+    """ffprobe's JSON for one input.
+
+    Raises:
+        FFmpegError: ffprobe failed or its output is not JSON.
+    """
+    cmd = ffprobe_command(source, demuxer)
+    result = run(cmd, timeout_s=timeout_s, memory_bytes=1024**3)
+    try:
+        return json.loads(result.stdout or b"{}")
+    except json.JSONDecodeError as exc:
+        raise FFmpegError("ffprobe printed no JSON", cmd=cmd, returncode=0, stderr_tail=result.stderr_tail) from exc
+
+
+def redact(cmd: list[str]) -> list[str]:
+    """A command line fit for logs: presigned URLs lose their query string (the signature)."""
+    return [arg.split("?", 1)[0] + "?<redacted>" if is_url(arg) and "?" in arg else arg for arg in cmd]
