@@ -1,0 +1,113 @@
+"""The notice's rules applied to measured values: pure functions from facts to findings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from config.rules import Rules
+
+from .classify import missing_roles
+from .findings import format_duration, make_finding
+from .models import Author, Finding, Material, QcResult, UploadEvent, VideoProbe
+
+
+def check_deadline(uploaded_at: datetime | None, rules: Rules) -> list[Finding]:
+    deadline = rules.deadlines.upload
+    if uploaded_at is None or uploaded_at <= deadline:
+        return []
+    return [make_finding("SUBMITTED_AFTER_DEADLINE", None, uploaded_at=uploaded_at.isoformat(), deadline=deadline.isoformat())]
+
+
+def _unit_key(unit: str) -> str:
+    return "".join(ch for ch in unit if not ch.isspace()).replace("（", "(").replace("）", ")")
+
+
+def check_authors(event: UploadEvent, rules: Rules, authors: list[Author] | None = None, source: str = "上传信息") -> list[Finding]:
+    """AUTHORS_TOO_MANY and AUTHORS_DIFFERENT_UNITS on the event's authors (or the form's)."""
+    authors = authors if authors is not None else event.authors
+    applicant = event.effective_applicant_type
+    findings = []
+    limit = rules.authors.max.get(event.project, {}).get(applicant)
+    if limit is not None and len(authors) > limit:
+        findings.append(make_finding("AUTHORS_TOO_MANY", None, count=len(authors), limit=limit, source=source,
+                                     names=[a.name for a in authors]))
+    if applicant in rules.authors.same_unit.get(event.project, []) and len(authors) > 1:
+        units = {_unit_key(a.unit or event.unit or ""): (a.unit or event.unit or "") for a in authors}
+        units.pop("", None)
+        if len(units) > 1:
+            values = sorted(units.values())
+            findings.append(make_finding("AUTHORS_DIFFERENT_UNITS", None, count=len(values), units=values,
+                                         units_text="、".join(values)))
+    return findings
+
+
+def check_materials(materials: list[Material], rules: Rules, project: str, applicant_type: str, archive_name: str) -> list[Finding]:
+    return [make_finding("MATERIAL_MISSING", None, role=role, label=rules.role_label(role), file_text=archive_name)
+            for role in missing_roles(materials, rules, project, applicant_type)]
+
+
+def check_video(path: str, role: str | None, probe: VideoProbe, rules: Rules) -> list[Finding]:
+    """The notice's format rules on one probed video, on its displayed picture."""
+    v = rules.video
+    findings = []
+    if not probe.is_mp4 or (probe.container or "") not in v.containers:
+        findings.append(make_finding("VIDEO_NOT_MP4", path, container=_container_label(probe), brand=probe.brand))
+    dw, dh = probe.display_width or 0, probe.display_height or 0
+    geometry = {"display_width": dw, "display_height": dh, "width": probe.width, "height": probe.height,
+                "sample_aspect_ratio": probe.sample_aspect_ratio, "rotation": probe.rotation}
+    if max(dw, dh) < v.min_long_side or min(dw, dh) < v.min_short_side:
+        findings.append(make_finding("VIDEO_RESOLUTION_LOW", path, **geometry,
+                                     required_text=f"{v.min_long_side}x{v.min_short_side}"))
+    target = v.aspect[0] / v.aspect[1]
+    aspect = dw / dh if dh else 0.0
+    if abs(aspect / target - 1) > v.aspect_tolerance:
+        findings.append(make_finding("VIDEO_ASPECT_NOT_16_9", path, **geometry, display_aspect=round(aspect, 4),
+                                     aspect_text=_aspect_text(dw, dh)))
+    limit = v.max_duration_s.get(role or "")
+    if limit is not None and probe.duration_s is not None and probe.duration_s > limit + v.duration_tolerance_s:
+        findings.append(make_finding("VIDEO_TOO_LONG", path, duration_s=probe.duration_s, limit_s=limit, role=role,
+                                     label=rules.role_label(role), duration_text=format_duration(probe.duration_s),
+                                     limit_text=f"{limit / 60:g}分钟"))
+    if not probe.audio:
+        findings.append(make_finding("VIDEO_NO_AUDIO", path))
+    return findings
+
+
+def _container_label(probe: VideoProbe) -> str:
+    names = {"mov": "QuickTime（MOV）", "matroska": "MKV", "webm": "WebM", "avi": "AVI", "flv": "FLV",
+             "asf": "WMV/ASF", "mpegts": "MPEG-TS", "mpegps": "MPEG-PS", "3gp": "3GP"}
+    return names.get(probe.container or "", probe.container or "未知")
+
+
+def _aspect_text(width: int, height: int) -> str:
+    if not width or not height:
+        return "未知"
+    from math import gcd
+
+    g = gcd(width, height)
+    ratio = f"{width // g}:{height // g}"
+    return ratio if len(ratio) <= 7 else f"{width / height:.2f}:1"
+
+
+def check_qc(path: str, qc: QcResult, rules: Rules) -> list[Finding]:
+    """QC findings with their time ranges in `detail`."""
+    findings = []
+    for code, segments in (("VIDEO_BLACK_SEGMENTS", qc.black), ("VIDEO_FROZEN_SEGMENTS", qc.frozen),
+                           ("AUDIO_SILENT_SEGMENTS", qc.silent)):
+        if segments:
+            ranges = [[round(s.start, 2), round(s.end, 2)] for s in segments]
+            findings.append(make_finding(code, path, count=len(segments), total_s=round(sum(s.duration for s in segments), 2),
+                                         ranges=ranges, first_text=f"{format_duration(segments[0].start)}至{format_duration(segments[0].end)}"))
+    if qc.shaky_share is not None and qc.shaky_share >= rules.qc.shake_min_share:
+        findings.append(make_finding("VIDEO_SHAKY", path, share_pct=qc.shaky_share * 100, shake_score=qc.shake_score,
+                                     ranges=[[round(s.start, 2), round(s.end, 2)] for s in qc.shaky]))
+    return findings
+
+
+def check_main_work(main_sha256: str | None, main_name: str, materials: list[Material]) -> list[Finding]:
+    """The separately uploaded 主作品 must be byte-identical to a member of the archive."""
+    if main_sha256 is None:
+        return []
+    if any(m.sha256 == main_sha256 for m in materials):
+        return []
+    return [make_finding("MAIN_WORK_MISMATCH", main_name, reason="与压缩包中的文件不一致或未包含在压缩包中", sha256=main_sha256)]

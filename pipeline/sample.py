@@ -1,0 +1,179 @@
+"""Make conformant sample submissions (and, for tests, deliberately broken ones).
+
+Everything is generated: the video by ffmpeg's lavfi sources, the documents by
+python-docx and python-pptx. Nothing binary is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ffmpeg
+
+SENTENCES = [
+    "学校依托国家中小学智慧教育平台的课程资源开展课前预习和课后拓展",
+    "教师在备课环节使用平台上的优质课例进行二次设计并结合本班学情调整教学目标",
+    "双师课堂模式让名师讲授与本地教师辅导有机结合提高了课堂效率",
+    "学生借助平台的自主学习栏目养成了每天定时学习的良好习惯",
+    "家长通过手机应用了解孩子的学习进度家校沟通更加顺畅",
+    "课后服务时段我们选用平台中的科学实验和劳动教育资源丰富活动内容",
+    "教研组每周利用平台的教师研修版块开展主题研讨和集体备课",
+    "在作业设计中引用平台练习资源实现了分层布置和精准反馈",
+    "乡村学校通过平台共享城区学校的优质资源缩小了城乡教育差距",
+    "我们建立了平台应用的激励机制定期评选应用之星并推广典型经验",
+    "数据显示使用平台资源后学生课堂参与度和作业完成率明显提升",
+    "答疑辅导环节教师推荐平台上的微课视频帮助学生突破重点难点",
+    "区域层面统筹推进平台应用培训覆盖全体学科教师",
+    "针对应用中出现的网络和设备问题学校制定了保障方案",
+    "下一步将继续深化平台资源与课堂教学的融合探索更多创新应用场景",
+]
+
+
+@dataclass
+class VideoSpec:
+    width: int = 1920
+    height: int = 1080
+    duration_s: float = 4.0
+    fps: int = 25
+    audio: bool = True
+    container: str = "mp4"          # mp4 | mov | matroska
+    sar: str | None = None          # e.g. "4/3" for HDV anamorphic
+    rotate: int | None = None       # display rotation written as metadata
+    preset: str = "ultrafast"
+
+
+@dataclass
+class SampleSpec:
+    project: str = "case"
+    applicant_type: str | None = None
+    submission_id: str | None = None
+    title: str = "依托国家平台开展双师课堂的实践"
+    district: str = "高新区"
+    unit: str = "高新区实验小学"
+    authors: list[dict] = field(default_factory=lambda: [{"name": "张三", "unit": "高新区实验小学"}])
+    uploaded_at: str = "2023-07-20T10:00:00+08:00"
+    video: VideoSpec = field(default_factory=VideoSpec)
+    drop_roles: tuple[str, ...] = ()
+    seed: int = 0
+
+
+def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
+    """A test-pattern video (with a tone) made by ffmpeg from lavfi sources."""
+    cmd = [ffmpeg.FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i",
+           f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration_s}"]
+    if spec.audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={spec.duration_s}"]
+    vf = [f"setsar={spec.sar}"] if spec.sar else []
+    if vf:
+        cmd += ["-vf", ",".join(vf)]
+    cmd += ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-g", str(spec.fps * 2)]
+    if spec.audio:
+        cmd += ["-c:a", "aac", "-b:a", "96k", "-shortest"]
+    if spec.rotate is not None:
+        cmd += ["-metadata:s:v:0", f"rotate={spec.rotate}"]
+    muxer = {"mp4": ["-f", "mp4", "-movflags", "+faststart"], "mov": ["-f", "mov"], "matroska": ["-f", "matroska"]}[spec.container]
+    ffmpeg.run(cmd + muxer + [str(path)], timeout_s=timeout_s, stdout=False)
+    return path
+
+
+def _paragraphs(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    paragraphs = []
+    for _ in range(count):
+        picked = rng.sample(SENTENCES, 4)
+        paragraphs.append("。".join(picked) + f"。（样本编号{rng.randrange(10**6):06d}）")
+    return paragraphs
+
+
+def make_docx(path: Path, title: str, paragraphs: list[str], table: list[tuple[str, str]] | None = None) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading(title, level=1)
+    if table:
+        grid = document.add_table(rows=0, cols=2)
+        for label, value in table:
+            cells = grid.add_row().cells
+            cells[0].text, cells[1].text = label, value
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(path)
+    return path
+
+
+def make_pptx(path: Path, title: str, bullets: list[str]) -> Path:
+    from pptx import Presentation
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[0])
+    slide.shapes.title.text = title
+    for text in bullets:
+        page = deck.slides.add_slide(deck.slide_layouts[1])
+        page.shapes.title.text = title
+        page.placeholders[1].text = text
+    deck.save(path)
+    return path
+
+
+def _sample_id(spec: SampleSpec, out_zip: Path) -> str:
+    if spec.submission_id:
+        return spec.submission_id
+    return re.sub(r"[^A-Za-z0-9._-]", "-", out_zip.stem)[:64] or "sample"
+
+
+def build_sample(out_zip: Path, spec: SampleSpec, event_path: Path | None = None) -> dict:
+    """Write a sample submission zip (and its event JSON) for `spec.project`.
+
+    Returns:
+        The upload event as a dict; its archive key is the zip's file name.
+    """
+    applicant = spec.applicant_type or ("team" if spec.project == "team" else "teacher")
+    first_author = spec.authors[0]["name"] if spec.authors else "张三"
+    project_label = {"case": "国家平台应用案例", "lesson": "“双师课堂”应用模式课例", "team": "国家平台应用优秀团队"}[spec.project]
+    files: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="smartedu-sample-") as tmp:
+        work = Path(tmp)
+
+        def add(role: str, name: str, maker) -> None:
+            if role not in spec.drop_roles:
+                files[name] = maker(work / f"{len(files)}{Path(name).suffix}")
+
+        form_rows = [("作品名称", spec.title), ("项目类别", project_label), ("申报类型", applicant),
+                     ("作者", "、".join(a["name"] for a in spec.authors)), ("单位", spec.unit),
+                     ("所属区县", spec.district), ("联系电话", "13800000000")]
+        add("registration_form", f"附件2 国家平台应用专项活动报名表（{first_author}）.docx",
+            lambda p: make_docx(p, "国家平台应用专项活动报名表", [], form_rows))
+        video_ext = {"mp4": ".mp4", "mov": ".mp4", "matroska": ".mp4"}[spec.video.container]
+        if spec.project == "case":
+            add("case_intro", f"《{spec.title}》案例介绍.docx", lambda p: make_docx(p, spec.title, _paragraphs(spec.seed, 6)))
+            add("application_video", f"应用视频{video_ext}", lambda p: make_video(p, spec.video))
+            if applicant in ("school", "district"):
+                add("publicity_report", "宣传报道.docx", lambda p: make_docx(p, "宣传报道", _paragraphs(spec.seed + 1, 2)))
+                add("promotion_plan", "推广方案.docx", lambda p: make_docx(p, "推广方案", _paragraphs(spec.seed + 2, 2)))
+        elif spec.project == "lesson":
+            add("classroom_recording", f"《分数的初步认识》课堂教学实录{video_ext}", lambda p: make_video(p, spec.video))
+            add("courseware", "分数的初步认识课件.pptx", lambda p: make_pptx(p, "分数的初步认识", ["认识几分之一", "比较分数大小"]))
+            add("lesson_plan", "《分数的初步认识》教学设计.docx", lambda p: make_docx(p, "教学设计", _paragraphs(spec.seed + 3, 3)))
+        else:
+            add("case_intro", "集体应用案例介绍.docx", lambda p: make_docx(p, spec.title, _paragraphs(spec.seed, 6)))
+            add("news_report", "新闻报道.docx", lambda p: make_docx(p, "新闻报道", _paragraphs(spec.seed + 4, 2)))
+            add("team_video", f"团队专题介绍视频{video_ext}", lambda p: make_video(p, spec.video))
+        out_zip.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, path in files.items():
+                archive.write(path, name, compress_type=zipfile.ZIP_STORED if name.endswith(".mp4") else zipfile.ZIP_DEFLATED)
+    sid = _sample_id(spec, out_zip)
+    event = {
+        "submission_id": sid, "project": spec.project, "applicant_type": applicant, "district": spec.district,
+        "unit": spec.unit, "title": spec.title, "authors": spec.authors,
+        "archive": {"bucket": "uploads", "key": f"{sid}/{out_zip.name}"}, "uploaded_at": spec.uploaded_at,
+    }
+    if event_path is not None:
+        event_path.write_text(json.dumps(event, ensure_ascii=False, indent=2), encoding="utf-8")
+    return event

@@ -1,0 +1,211 @@
+"""One submission through the stages: the key layout and the stage bodies both modes share.
+
+The embedded mode (`smartedu check`) calls these in order in one process; the distributed
+mode calls the same functions from thin actors and stores each part's result in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import structlog
+
+from config.rules import Rules
+
+from . import rules as rulebook
+from .classify import classify_materials
+from .documents import analyse_document, wants_text
+from .errors import PermanentError, TransientError
+from .findings import make_finding
+from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport
+from .probe import probe_video
+from .storage import LocalStore, ObjectStore
+from .unpack import UnpackResult, unpack_archive
+from .verdict import build_verdict
+
+log = structlog.get_logger("pipeline")
+Progress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Deterministic keys: a rerun overwrites, never duplicates."""
+
+    submission_id: str
+    embedded: bool = False
+
+    def _scoped(self, family: str, rest: str) -> str:
+        return f"{family}/{rest}" if self.embedded else f"{family}/{self.submission_id}/{rest}"
+
+    def member(self, index: int, path: str) -> str:
+        suffix = PurePosixPath(path).suffix.lower()
+        suffix = suffix if suffix.isascii() and len(suffix) <= 8 and suffix[1:].isalnum() else ""
+        digest = hashlib.sha1(path.encode()).hexdigest()[:8]
+        return self._scoped("members", f"{index:04d}-{digest}{suffix}")
+
+    def members_prefix(self) -> str:
+        return self._scoped("members", "")
+
+    def verdict(self) -> str:
+        return "verdict.json" if self.embedded else f"verdicts/{self.submission_id}.json"
+
+    def report(self) -> str:
+        return "report.html" if self.embedded else f"reports/{self.submission_id}.html"
+
+    def rendition(self, member_sha256: str, name: str = "720p.mp4") -> str:
+        return self._scoped("renditions", f"{member_sha256[:16]}/{name}")
+
+    def thumbnail(self, member_sha256: str, name: str) -> str:
+        return self._scoped("thumbnails", f"{member_sha256[:16]}/{name}")
+
+    def part(self, run_id: str, name: str) -> str:
+        return self._scoped("parts", f"{run_id}/{name}")
+
+
+@dataclass
+class SubmissionContext:
+    event: UploadEvent
+    rules: Rules
+    store: ObjectStore
+    layout: Layout
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def project(self) -> str:
+        return self.event.project
+
+    @property
+    def applicant_type(self) -> str:
+        return self.event.effective_applicant_type
+
+    def timed(self, stage: str):
+        return _Timer(self.timings, stage)
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], stage: str):
+        self.timings, self.stage = timings, stage
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.timings[self.stage] = self.timings.get(self.stage, 0.0) + time.monotonic() - self.started
+        return False
+
+
+def event_findings(ctx: SubmissionContext) -> list[Finding]:
+    """Rules that need only the event: deadline and authors."""
+    return rulebook.check_deadline(ctx.event.uploaded_at, ctx.rules) + rulebook.check_authors(ctx.event, ctx.rules)
+
+
+def unpack_submission(ctx: SubmissionContext, source, size: int, archive_name: str) -> UnpackResult:
+    """Unpack and classify; members from an earlier run of this submission are removed first."""
+    ctx.store.delete_prefix(ctx.layout.members_prefix())
+    result = unpack_archive(source, size, archive_name, ctx.store, ctx.rules, ctx.layout.member)
+    result.findings += classify_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type)
+    if not result.stopped:
+        result.findings += rulebook.check_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type, archive_name)
+    return result
+
+
+def analyse_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding]]:
+    """Probe one video and apply the format rules; an unreadable video is a finding."""
+    report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
+    try:
+        report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
+    except PermanentError as exc:
+        reason = exc.detail.get("reason") or str(exc)
+        return report, [make_finding(exc.code or "VIDEO_UNREADABLE", material.path, reason=reason,
+                                     **{k: v for k, v in exc.detail.items() if k != "reason"})]
+    return report, rulebook.check_video(material.path, material.role, report.probe, ctx.rules)
+
+
+def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentReport, list[Finding]]:
+    report, findings, _text = analyse_document(ctx.store, material)
+    return report, findings
+
+
+def main_work_findings(ctx: SubmissionContext, main_sha256: str | None, main_name: str, materials: list[Material]) -> list[Finding]:
+    return rulebook.check_main_work(main_sha256, main_name, materials)
+
+
+def decide_verdict(ctx: SubmissionContext, findings: list[Finding], materials: list[Material], videos: list[VideoReport],
+                   documents: list[DocumentReport], *, error: dict | None = None, run_id: str | None = None) -> Verdict:
+    return build_verdict(ctx.event, rules_version=ctx.rules.rules_version, findings=findings, materials=materials,
+                         videos=videos, documents=documents, timings=ctx.timings, error=error, run_id=run_id)
+
+
+def error_detail(stage: str, exc: BaseException) -> dict:
+    """What an `error` verdict says about the failure: the stage and the reason, no traceback."""
+    return {"stage": stage, "type": type(exc).__name__, "reason": str(exc)[:500],
+            "retryable": isinstance(exc, TransientError)}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Rules, *, main_work: Path | None = None,
+                     progress: Progress | None = None) -> Verdict:
+    """The embedded mode: every stage in this process, outputs under `out_dir`.
+
+    Never raises for bad input; a failure of the pipeline itself gives an `error` verdict.
+    """
+    progress = progress or (lambda stage, text: None)
+    store = LocalStore(out_dir)
+    ctx = SubmissionContext(event, rules, store, Layout(event.submission_id, embedded=True))
+    bound = log.bind(submission_id=event.submission_id)
+    findings: list[Finding] = []
+    materials: list[Material] = []
+    videos: list[VideoReport] = []
+    documents: list[DocumentReport] = []
+    stage = "event"
+    try:
+        findings += event_findings(ctx)
+        stage = "unpack"
+        progress(stage, archive.name)
+        with ctx.timed(stage):
+            size = archive.stat().st_size
+            with open(archive, "rb") as source:
+                unpacked = unpack_submission(ctx, source, size, archive.name)
+        findings += unpacked.findings
+        materials = unpacked.materials
+        bound.info("unpack_done", stage=stage, members=len(materials), findings=len(unpacked.findings))
+        stage = "probe"
+        for material in (m for m in materials if m.kind == "video"):
+            progress(stage, material.path)
+            with ctx.timed(stage):
+                report, video_findings = analyse_video(ctx, material)
+            videos.append(report)
+            findings += video_findings
+            bound.info("probe_done", stage=stage, path=material.path, findings=[f.code for f in video_findings])
+        stage = "documents"
+        for material in (m for m in materials if wants_text(m)):
+            progress(stage, material.path)
+            with ctx.timed(stage):
+                report, doc_findings = analyse_text(ctx, material)
+            documents.append(report)
+            findings += doc_findings
+        stage = "rules"
+        if main_work is not None:
+            findings += main_work_findings(ctx, file_sha256(main_work), main_work.name, materials)
+        verdict = decide_verdict(ctx, findings, materials, videos, documents)
+    except Exception as exc:  # the pipeline broke: the verdict says so instead of a crash
+        bound.error("stage_failed", stage=stage, error=type(exc).__name__, reason=str(exc)[:300],
+                    trace=traceback.format_exc(limit=5))
+        verdict = decide_verdict(ctx, findings, materials, videos, documents, error=error_detail(stage, exc))
+    progress("verdict", verdict.status)
+    store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
+    bound.info("verdict_written", stage="verdict", status=verdict.status, findings=len(verdict.findings))
+    return verdict

@@ -1,0 +1,1 @@
+"""The runtime around the pipeline: CLI, broker, thin actors, ingest."""
