@@ -1,0 +1,61 @@
+"""Running the real `smartedu` command and building submission variants."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from pipeline.sample import SampleSpec, VideoSpec, build_sample, make_video
+
+SMARTEDU = str(Path(sys.prefix) / "bin" / "smartedu")
+
+
+def run_check(archive: Path, *args: str, out: Path, event: dict | None = None, timeout: float = 300, env: dict | None = None):
+    """`smartedu check ... --json`; returns (exit code, verdict dict or None, stderr)."""
+    cmd = [SMARTEDU, "check", str(archive), "--out", str(out), "--state", str(out.parent / ".state"), "--json", *args]
+    if event is not None:
+        event_path = out.parent / f"{out.name}.event.json"
+        event_path.parent.mkdir(parents=True, exist_ok=True)
+        event_path.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+        cmd += ["--event", str(event_path)]
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env={**os.environ, **(env or {})})
+    verdict = json.loads(proc.stdout) if proc.stdout.strip() else None
+    return proc.returncode, verdict, proc.stderr.decode(errors="replace")
+
+
+def codes(verdict: dict, severity: str | None = None) -> set[str]:
+    return {f["code"] for f in verdict["findings"] if severity is None or f["severity"] == severity}
+
+
+def sample(tmp: Path, name: str, **spec) -> tuple[Path, dict]:
+    video = spec.pop("video", None)
+    built = SampleSpec(**spec, video=video or VideoSpec(duration_s=2.0))
+    archive = tmp / f"{name}.zip"
+    event = build_sample(archive, built)
+    return archive, event
+
+
+def replace_member(archive: Path, member_suffix: str, new_bytes: bytes) -> None:
+    """Swap the bytes of the first member whose name ends with `member_suffix`."""
+    with zipfile.ZipFile(archive) as source:
+        items = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as target:
+        replaced = False
+        for info, data in items:
+            if not replaced and info.filename.endswith(member_suffix):
+                data, replaced = new_bytes, True
+            target.writestr(info, data)
+    assert replaced, member_suffix
+
+
+def add_member(archive: Path, name: str, data: bytes) -> None:
+    with zipfile.ZipFile(archive, "a") as target:
+        target.writestr(name, data)
+
+
+def video_bytes(tmp: Path, name: str, spec: VideoSpec) -> bytes:
+    return make_video(tmp / name, spec).read_bytes()

