@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the pipeline and its tests need, only those missing.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+
+declare -A wanted=(
+  [ffprobe]=ffmpeg
+  [redis-server]=redis-server
+  [zip]=zip
+  [7z]=p7zip-full
+)
+# Package-only dependencies, checked with dpkg.
+extra_packages=(fonts-noto-cjk)
+
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+for pkg in "${extra_packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
