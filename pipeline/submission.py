@@ -20,7 +20,7 @@ from config.rules import Rules
 from . import rules as rulebook
 from .classify import classify_materials
 from .documents import analyse_document, wants_text
-from .errors import PermanentError, TransientError
+from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
 from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport
 from .probe import probe_video
@@ -113,6 +113,22 @@ def unpack_submission(ctx: SubmissionContext, source, size: int, archive_name: s
     if not result.stopped:
         result.findings += rulebook.check_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type, archive_name)
     return result
+
+
+def unpack_object(ctx: SubmissionContext, uploads: ObjectStore, key: str) -> UnpackResult:
+    """Unpack the archive object `key` of `uploads`; its size is judged before any byte is read.
+
+    Raises:
+        InputVanishedError: the upload is gone (the job returns quietly).
+    """
+    archive_name = PurePosixPath(key).name
+    stat = uploads.stat(key)
+    if stat is None:
+        raise InputVanishedError(f"no archive {key}")
+    if stat.size > ctx.rules.archive.max_bytes:
+        return unpack_submission(ctx, None, stat.size, archive_name)
+    with uploads.open(key) as source:
+        return unpack_submission(ctx, source, stat.size, archive_name)
 
 
 def analyse_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding]]:

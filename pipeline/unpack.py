@@ -8,6 +8,7 @@ Every limit comes from the rules file and holds while bytes stream, not after.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import re
 import stat as statmod
 import struct
@@ -32,6 +33,9 @@ _DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", *(f"COM{i}" fo
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _UNICODE_PATH_EXTRA = 0x7075
 _READ = 1024 * 1024
+# What zipfile and its decompressors raise on damaged data (bz2 raises OSError, lzma its own).
+DAMAGED_DATA_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
+                       ValueError, NotImplementedError, RuntimeError, struct.error, OverflowError, IndexError, KeyError)
 
 
 class ArchiveBomb(Exception):
@@ -184,7 +188,7 @@ def _check_overlaps(infos: list[zipfile.ZipInfo], archive_size: int) -> str | No
     """Members must not share local data (the overlapping-member bomb) nor run past the end."""
     spans = []
     for info in infos:
-        if info.is_dir() and info.compress_size == 0:
+        if info.filename.endswith("/") and info.compress_size == 0:
             continue
         start = info.header_offset
         end = start + 30 + len(info.orig_filename.encode("cp437", errors="replace")) + info.compress_size
@@ -226,19 +230,24 @@ class Unpacker:
         try:
             self._unpack_level(source, archive_size, archive_name, None, 0, budget, result)
         except ArchiveBomb as exc:
-            self._stop_as_bomb(result, archive_name, str(exc))
+            self._discard_all(result)
+            result.findings.append(_archive_finding("ARCHIVE_BOMB", None, archive_name, reason=str(exc)))
+        except DAMAGED_DATA_ERRORS as exc:
+            # Damage zipfile only notices while walking the directory: the archive is unusable.
+            self._discard_all(result)
+            result.findings.append(_archive_finding("ARCHIVE_UNREADABLE", None, archive_name, reason=f"目录区损坏：{type(exc).__name__}"))
         usable = [m for m in result.materials if m.size > 0]
-        if not result.stopped and not usable:
+        explained = any(f.severity == "fail" for f in result.findings)   # members refused, each with its reason
+        if not result.stopped and not usable and not explained:
             result.findings.append(_archive_finding("ARCHIVE_EMPTY", None, archive_name))
         result.total_uncompressed = self.limits.max_total_uncompressed_bytes - budget.bytes_left
         return result
 
-    def _stop_as_bomb(self, result: UnpackResult, archive_name: str, reason: str) -> None:
-        """A bomb condemns the whole archive: everything written so far is removed."""
+    def _discard_all(self, result: UnpackResult) -> None:
+        """A bomb or a broken directory condemns the whole archive: remove all written so far."""
         for key in self._written:
             self.store.delete(key)
         result.materials.clear()
-        result.findings.append(_archive_finding("ARCHIVE_BOMB", None, archive_name, reason=reason))
         result.stopped = True
 
     def _open_zip(self, source: BinaryIO, archive_size: int, name: str, parent: str | None, budget: _Budget,
@@ -255,7 +264,7 @@ class Unpacker:
             return None
         try:
             return zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError, struct.error) as exc:
+        except DAMAGED_DATA_ERRORS as exc:
             result.findings.append(_archive_finding("ARCHIVE_UNREADABLE", parent, name, reason=f"目录区损坏：{type(exc).__name__}"))
             return None
 
@@ -291,7 +300,10 @@ class Unpacker:
         path = f"{parent}/{display}" if parent else display
         if encoding == "gb18030":
             result.name_encodings[path] = 1
-        if info.is_dir() or name.endswith(("/", "\\")):
+        if not name:
+            result.findings.append(make_finding("ARCHIVE_UNSAFE_PATH", f"#{result.members_seen}", reason="文件名为空或含空字符"))
+            return
+        if name.endswith(("/", "\\")):
             return
         reason = unsafe_path_reason(name, info)
         if reason:
@@ -331,7 +343,7 @@ class Unpacker:
         except ArchiveBomb:
             self.store.delete(key)
             raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError, struct.error) as exc:
+        except DAMAGED_DATA_ERRORS as exc:
             self.store.delete(key)
             reason = "校验失败（CRC错误）" if "CRC" in str(exc) else f"数据损坏：{type(exc).__name__}"
             result.findings.append(make_finding("ARCHIVE_UNREADABLE", path, reason=reason))

@@ -69,3 +69,17 @@ def test_probe_through_a_presigned_url(store, tmp_path, ffmpeg_available):
     probe = probe_video(store, "members/s2/0000.mp4")
     assert (probe.display_width, probe.display_height, probe.container) == (1920, 1080, "mp4")
     assert probe.probed_with == ["mediainfo", "ffprobe"]
+
+
+def test_oversized_upload_is_judged_from_its_size_alone(store, rules, monkeypatch):
+    from pipeline.models import parse_event
+    from pipeline.submission import Layout, SubmissionContext, unpack_object
+
+    small = rules.model_copy(update={"archive": rules.archive.model_copy(update={"max_bytes": 1000})})
+    store.put_bytes("uploads/big.zip", archives.build_zip([("a.bin", bytes(range(256)) * 40)], compression=0))
+    opened = []
+    monkeypatch.setattr(type(store), "open", lambda self, key: opened.append(key))
+    event = parse_event({"submission_id": "big", "project": "case", "archive": {"bucket": "b", "key": "uploads/big.zip"},
+                         "uploaded_at": "2023-07-01T00:00:00+08:00"})
+    result = unpack_object(SubmissionContext(event, small, store, Layout("big")), store, "uploads/big.zip")
+    assert [f.code for f in result.findings] == ["ARCHIVE_TOO_LARGE"] and opened == []
