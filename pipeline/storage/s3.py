@@ -20,6 +20,7 @@ from .base import CHUNK, ObjectStat, ObjectStore, check_key
 
 PART_SIZE = 16 * 1024 * 1024
 READ_WINDOW = 256 * 1024 * 1024
+PARALLEL_PARTS = 3   # parts in flight: ~3 x 16 MB of memory
 
 _VANISHED = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
 _CONFIG = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidBucketName"}
@@ -143,7 +144,7 @@ class S3Store(ObjectStore):
             self.client.put_object(
                 self.bucket, check_key(key), stream,
                 length=-1 if length is None else length,
-                part_size=PART_SIZE, content_type=content_type,
+                part_size=PART_SIZE, content_type=content_type, num_parallel_uploads=PARALLEL_PARTS,
             )
 
     def stat(self, key: str) -> ObjectStat | None:
