@@ -164,7 +164,7 @@ class QcResult(BaseModel):
     shake_score: float | None = None
     shaky_share: float | None = None
     analysed_s: float | None = None
-    cpu_s: float | None = None
+    decode_errors: int = 0
 
 
 class SubtitleReport(BaseModel):

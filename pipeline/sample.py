@@ -75,10 +75,16 @@ def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
     cmd += ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-g", str(spec.fps * 2)]
     if spec.audio:
         cmd += ["-c:a", "aac", "-b:a", "96k", "-shortest"]
-    if spec.rotate is not None:
-        cmd += ["-metadata:s:v:0", f"rotate={spec.rotate}"]
     muxer = {"mp4": ["-f", "mp4", "-movflags", "+faststart"], "mov": ["-f", "mov"], "matroska": ["-f", "matroska"]}[spec.container]
-    ffmpeg.run(cmd + muxer + [str(path)], timeout_s=timeout_s, stdout=False)
+    if spec.rotate is None:
+        ffmpeg.run(cmd + muxer + [str(path)], timeout_s=timeout_s, stdout=False)
+        return path
+    # ffmpeg 5.1 writes a display matrix from the rotate tag only when copying streams.
+    unrotated = path.with_name(path.stem + ".unrotated" + path.suffix)
+    ffmpeg.run(cmd + muxer + [str(unrotated)], timeout_s=timeout_s, stdout=False)
+    ffmpeg.run([ffmpeg.FFMPEG, "-v", "error", "-y", "-i", str(unrotated), "-map", "0", "-c", "copy",
+                "-metadata:s:v:0", f"rotate={spec.rotate}", *muxer, str(path)], timeout_s=timeout_s, stdout=False)
+    unrotated.unlink()
     return path
 
 

@@ -22,8 +22,10 @@ from .classify import classify_materials
 from .documents import analyse_document, wants_text
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
-from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport
-from .probe import probe_video
+from .models import DocumentReport, Finding, Material, QcResult, UploadEvent, Verdict, VideoProbe, VideoReport
+from . import ffmpeg
+from .probe import probe_video, tool_source
+from .qc import run_qc
 from .storage import LocalStore, ObjectStore
 from .unpack import UnpackResult, unpack_archive
 from .verdict import build_verdict
@@ -131,16 +133,47 @@ def unpack_object(ctx: SubmissionContext, uploads: ObjectStore, key: str) -> Unp
         return unpack_submission(ctx, source, stat.size, archive_name)
 
 
-def analyse_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding]]:
-    """Probe one video and apply the format rules; an unreadable video is a finding."""
+def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool = True) -> tuple[VideoReport, list[Finding]]:
+    """Probe one video, apply the format rules, then the QC pass; bad video is a finding."""
     report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
     try:
         report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
     except PermanentError as exc:
-        reason = exc.detail.get("reason") or str(exc)
-        return report, [make_finding(exc.code or "VIDEO_UNREADABLE", material.path, reason=reason,
-                                     **{k: v for k, v in exc.detail.items() if k != "reason"})]
-    return report, rulebook.check_video(material.path, material.role, report.probe, ctx.rules)
+        return report, [_unreadable(material, exc)]
+    findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules)
+    if with_qc:
+        try:
+            report.qc = quality_check(ctx, material, report.probe)
+        except PermanentError as exc:
+            return report, findings + [_unreadable(material, exc)]
+        findings += rulebook.check_qc(material.path, report.qc, ctx.rules)
+    return report, findings
+
+
+def _unreadable(material: Material, exc: PermanentError) -> Finding:
+    reason = exc.detail.get("reason") or str(exc)
+    return make_finding(exc.code or "VIDEO_UNREADABLE", material.path, reason=reason,
+                        **{k: v for k, v in exc.detail.items() if k != "reason"})
+
+
+def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe) -> QcResult:
+    """The one-pass QC of a probed video.
+
+    Raises:
+        PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
+    """
+    demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
+    with tool_source(ctx.store, material.key) as source:
+        try:
+            qc, cpu_s = run_qc(source, demuxer, duration_s=probe.duration_s or 0.0, fps=probe.fps, has_audio=bool(probe.audio),
+                               rules=ctx.rules.qc, aspect=(probe.display_width or 16) / (probe.display_height or 9))
+            ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
+            return qc
+        except ffmpeg.FFmpegError as exc:
+            log.warning("qc_failed", path=material.path, returncode=exc.returncode, timed_out=exc.timed_out,
+                        cmd=ffmpeg.redact(exc.cmd)[-12:], stderr_tail=exc.stderr_tail[-800:])
+            reason = "解码超时" if exc.timed_out else "视频数据无法解码"
+            raise PermanentError(f"qc failed: {exc}", code="VIDEO_UNREADABLE", detail={"reason": reason}) from exc
 
 
 def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentReport, list[Finding]]:
