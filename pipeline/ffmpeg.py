@@ -78,10 +78,12 @@ def input_args(source: str, demuxer: str | None) -> list[str]:
     return [*args, "-i", source]
 
 
-def ffprobe_command(source: str, demuxer: str | None, *, count_frames: bool = False) -> list[str]:
+def ffprobe_command(source: str, demuxer: str | None) -> list[str]:
+    """ffprobe's JSON command; for MP4/MOV the moov holds every stream parameter, so
+    packet probing is kept tiny (a 1 GB moov-at-end file costs a few MB of ranged reads)."""
     cmd = [FFPROBE, "-v", "error", "-hide_banner", "-print_format", "json", "-show_format", "-show_streams"]
-    if count_frames:
-        cmd += ["-count_packets"]
+    if demuxer == "mov":
+        cmd += ["-probesize", "1M", "-analyzeduration", "0"]
     return cmd + input_args(source, demuxer)
 
 

@@ -19,7 +19,8 @@ from ..errors import InputVanishedError, PermanentError, TransientError
 from .base import CHUNK, ObjectStat, ObjectStore, check_key
 
 PART_SIZE = 16 * 1024 * 1024
-READ_WINDOW = 256 * 1024 * 1024
+READ_WINDOW = 256 * 1024 * 1024    # largest range asked for in one GET
+FIRST_WINDOW = 1024 * 1024         # a jump (box header, central directory) asks for little
 PARALLEL_PARTS = 3   # parts in flight: ~3 x 16 MB of memory
 
 _VANISHED = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
@@ -63,6 +64,7 @@ class RangedReader(io.RawIOBase):
         self._resp = None
         self._resp_pos = -1
         self._resp_end = -1
+        self._window = FIRST_WINDOW
         self.requests = 0
         self.bytes_read = 0
 
@@ -91,8 +93,12 @@ class RangedReader(io.RawIOBase):
         if self._pos >= self._size:
             return 0
         if self._resp is None or self._resp_pos != self._pos or self._resp_pos >= self._resp_end:
+            # Sequential reads double the next range (a member streams in few GETs); a
+            # jump starts small again, so header peeks never open a 256 MB response.
+            sequential = self._resp is not None and self._resp_pos == self._pos
+            self._window = min(self._window * 2, READ_WINDOW) if sequential else FIRST_WINDOW
             self._drop()
-            length = min(self._size - self._pos, READ_WINDOW)
+            length = min(self._size - self._pos, max(self._window, len(buffer)))
             with _s3_errors():
                 self._resp = self._client.get_object(self._bucket, self._key, offset=self._pos, length=length)
             self.requests += 1
