@@ -57,6 +57,7 @@ class VideoRules(_Frozen):
     max_duration_s: dict[str, float]
     duration_tolerance_s: float
     probe_timeout_s: float
+    max_decode_pixels: int
 
 
 class QcRules(_Frozen):

@@ -163,6 +163,9 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
         PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
     """
     demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
+    if (probe.width or 0) * (probe.height or 0) > ctx.rules.video.max_decode_pixels:
+        raise PermanentError("frame too large to decode", code="VIDEO_UNREADABLE",
+                             detail={"reason": f"画面尺寸{probe.width}x{probe.height}过大，无法解码"})
     with tool_source(ctx.store, material.key) as source:
         try:
             qc, cpu_s = run_qc(source, demuxer, duration_s=probe.duration_s or 0.0, fps=probe.fps, has_audio=bool(probe.audio),
