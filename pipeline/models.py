@@ -71,17 +71,20 @@ def parse_event(raw: bytes | str | dict) -> UploadEvent:
     """
     try:
         data = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
-        if not isinstance(data, dict):
-            raise EventError("event is not a JSON object")
-        missing = [name for name in ("submission_id", "project", "archive", "uploaded_at") if data.get(name) in (None, "")]
-        if missing:
-            raise EventError(f"invalid event: missing required field(s): {', '.join(missing)}")
-        return UploadEvent.model_validate(data)
-    except json.JSONDecodeError as exc:
-        raise EventError(f"event is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EventError(f"event is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventError("event is not a JSON object")
+    problems = [f"{name}: missing" for name in ("submission_id", "project", "archive", "uploaded_at") if data.get(name) in (None, "")]
+    try:
+        event = UploadEvent.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()[:10])
-        raise EventError(f"invalid event: {problems}") from exc
+        problems += [f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()[:10]
+                     if err["type"] != "missing"]
+        event = None
+    if problems or event is None:
+        raise EventError("invalid event: " + "; ".join(dict.fromkeys(problems)))
+    return event
 
 
 class Finding(BaseModel):

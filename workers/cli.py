@@ -129,6 +129,137 @@ def sample(
     err.print(f"sample {built['submission_id']} ({project}) written to {output}" + (f", event to {event}" if event else ""))
 
 
+@app.command()
+def worker(
+    queues: Optional[list[str]] = typer.Option(None, "--queues", "-Q", help="queues to consume (default: all)"),
+    processes: int = typer.Option(1, "--processes", "-p", help="worker processes"),
+    threads: int = typer.Option(2, "--threads", "-t", help="threads per process"),
+) -> None:
+    """Run dramatiq workers for the pipeline's actors (one command runs a complete node)."""
+    from config.policy import all_queues
+
+    wanted = queues or all_queues()
+    unknown = sorted(set(wanted) - set(all_queues()))
+    if unknown:
+        raise _usage_error(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(all_queues())}")
+    os.environ.setdefault("dramatiq_prom_port", str(get_settings().metrics_port))
+    argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes), "--threads", str(threads),
+            "--queues", *wanted]
+    os.execv(sys.executable, argv)
+
+
+@app.command()
+def ingest(
+    claim_idle_s: float = typer.Option(60.0, "--claim-idle", help="claim back entries pending this long on a dead consumer"),
+) -> None:
+    """Read upload events from the stream smartedu:uploads and start their runs."""
+    import signal
+    import threading
+
+    from workers.actors import start_submission
+    from workers.ingest import run_ingest
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_ingest(get_settings().redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
+
+
+@app.command()
+def submit(event: Path = typer.Argument(..., help="the upload event JSON")) -> None:
+    """Validate an upload event and enqueue it, as ingest does; prints the run id."""
+    from pipeline.errors import EventError
+    from pipeline.models import parse_event
+
+    try:
+        upload = parse_event(event.read_bytes())
+    except (OSError, EventError) as exc:
+        raise _usage_error(str(exc)) from exc
+    from workers.actors import start_submission
+
+    try:
+        run_id = start_submission(upload)
+    except EventError as exc:
+        raise _usage_error(str(exc)) from exc
+    typer.echo(json.dumps({"submission_id": upload.submission_id, "run_id": run_id}))
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Queues (ready, delayed, in flight, dead), workers alive, submissions in flight, stage p50/p95."""
+    from config.policy import all_queues
+    from workers.ops import status as read_status
+
+    data = read_status(_redis(), all_queues())
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    console.print(f"workers alive: {data['workers_alive']}   in progress: {data['in_progress']}"
+                  f" (oldest {data['oldest_in_progress_s']} s)   failed: {data['failed']}")
+    console.print(f"{'queue':12} {'ready':>7} {'delayed':>8} {'in flight':>10} {'dead':>6}")
+    for row in data["queues"]:
+        console.print(f"{row['queue']:12} {row['ready']:7} {row['delayed']:8} {row['in_flight']:10} {row['dead']:6}")
+    console.print(f"{'stage (1 h)':12} {'count':>7} {'p50 s':>8} {'p95 s':>10}")
+    for stage, row in data["stages_last_hour"].items():
+        console.print(f"{stage:12} {row['count']:7} {row['p50']:8.2f} {row['p95']:10.2f}")
+
+
+@app.command()
+def rerun(
+    submission_ids: Optional[list[str]] = typer.Argument(None),
+    failed: bool = typer.Option(False, "--failed", help="every submission whose last verdict was `error`"),
+    since: Optional[str] = typer.Option(None, "--since", help="with --failed: ISO time, e.g. 2023-07-24T00:00:00+08:00"),
+) -> None:
+    """Start a new run of submissions from their stored events (the new verdict replaces the old)."""
+    from datetime import datetime
+
+    from workers.ops import failed_since
+
+    ids = list(submission_ids or [])
+    if failed:
+        since_ts = datetime.fromisoformat(since).timestamp() if since else 0.0
+        ids += failed_since(_redis(), since_ts)
+    if not ids:
+        raise _usage_error("name submission ids or use --failed")
+    from pipeline.models import parse_event
+    from workers.actors import flow, start_submission
+
+    for sid in dict.fromkeys(ids):
+        run = flow.state.current_run(sid)
+        data = flow.store.get_json(flow.event_key(sid, run)) if run else None
+        if data is None:
+            keys = sorted(flow.store.list(f"events/{sid}/"))
+            data = flow.store.get_json(keys[-1]) if keys else None
+        if data is None:
+            err.print(f"{sid}: no stored event, skipped")
+            continue
+        typer.echo(json.dumps({"submission_id": sid, "run_id": start_submission(parse_event(data))}))
+
+
+@app.command("dead-letters")
+def dead_letters_cmd(action: str = typer.Argument("list", help="list | requeue")) -> None:
+    """List dead-lettered messages, or put them back on their queues."""
+    from config.policy import all_queues
+    from workers.ops import dead_letters, requeue_dead_letters
+
+    if action == "list":
+        for row in dead_letters(_redis(), all_queues()):
+            typer.echo(json.dumps({k: v for k, v in row.items() if k != "raw"}, ensure_ascii=False))
+    elif action == "requeue":
+        from workers.actors import broker
+
+        typer.echo(f"requeued {requeue_dead_letters(_redis(), broker, all_queues())}")
+    else:
+        raise _usage_error("action must be list or requeue")
+
+
 def main() -> None:
     app()
 

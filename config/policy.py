@@ -1,0 +1,31 @@
+"""The per-stage job policy table (`policy.yaml`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+POLICY_FILE = Path(__file__).parent / "policy.yaml"
+
+
+class StagePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    queue: str
+    max_retries: int
+    time_limit_s: float
+    max_age_s: float
+    min_backoff_s: float
+    max_backoff_s: float
+
+
+@lru_cache(maxsize=1)
+def stage_policies() -> dict[str, StagePolicy]:
+    data = yaml.safe_load(POLICY_FILE.read_text())
+    return {name: StagePolicy.model_validate(value) for name, value in data["stages"].items()}
+
+
+def all_queues() -> list[str]:
+    return sorted({policy.queue for policy in stage_policies().values()})

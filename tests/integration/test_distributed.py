@@ -1,0 +1,233 @@
+"""Real worker processes on Redis and S3: events in through the stream, verdicts out."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.helpers import SMARTEDU, sample
+from tests.services import stop_process
+
+pytestmark = pytest.mark.integration
+SECRET = "callback-test-secret"
+
+
+@pytest.fixture(scope="module")
+def cluster(s3_server, redis_url, tmp_path_factory, ffmpeg_available):
+    """Settings shared by every process of the module, on a Redis DB of its own."""
+    base = redis_url.rsplit("/", 1)[0]
+    url = f"{base}/11"
+    r = redis.Redis.from_url(url, decode_responses=True)
+    r.flushdb()
+    work = tmp_path_factory.mktemp("dist")
+    bucket = f"smartedu-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "SMARTEDU_REDIS_URL": url, "SMARTEDU_S3_ENDPOINT": s3_server.endpoint,
+           "SMARTEDU_S3_ACCESS_KEY": s3_server.access_key, "SMARTEDU_S3_SECRET_KEY": s3_server.secret_key,
+           "SMARTEDU_S3_SECURE": "false", "SMARTEDU_UPLOADS_BUCKET": "uploads", "SMARTEDU_BUCKET": bucket,
+           "SMARTEDU_WORK_DIR": str(work / "scratch"), "SMARTEDU_HEARTBEAT_MS": "3000",
+           "SMARTEDU_MAINTENANCE_CHANCE": "1000000", "SMARTEDU_PROMETHEUS": "0", "SMARTEDU_CALLBACK_SECRET": SECRET}
+    client = s3_server.client()
+    for name in ("uploads", bucket):
+        if not client.bucket_exists(name):
+            client.make_bucket(name)
+    yield {"env": env, "redis": r, "s3": client, "bucket": bucket, "work": work}
+    r.flushdb()
+
+
+def start(cluster, *args: str) -> subprocess.Popen:
+    log = open(cluster["work"] / f"{args[0]}-{uuid.uuid4().hex[:6]}.log", "wb")
+    return subprocess.Popen([SMARTEDU, *args], env=cluster["env"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture
+def processes(cluster):
+    started: list[subprocess.Popen] = []
+
+    def launch(*args: str) -> subprocess.Popen:
+        proc = start(cluster, *args)
+        started.append(proc)
+        return proc
+
+    yield launch
+    for proc in started:
+        stop_process(proc, timeout=20)
+
+
+def upload(cluster, name: str, **spec) -> dict:
+    sid = f"{name}-{uuid.uuid4().hex[:6]}"
+    archive, event = sample(cluster["work"], sid, submission_id=sid, **spec)
+    key = f"{sid}/{archive.name}"
+    cluster["s3"].fput_object("uploads", key, str(archive))
+    event["archive"] = {"bucket": "uploads", "key": key}
+    return event
+
+
+def add_event(cluster, event) -> str:
+    raw = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)
+    return cluster["redis"].xadd("smartedu:uploads", {"event": raw})
+
+
+def notices(cluster, sid: str | None = None) -> list[dict]:
+    entries = cluster["redis"].xrange("smartedu:verdicts")
+    return [fields for _id, fields in entries if sid is None or fields.get("submission_id") == sid]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def verdict_of(cluster, sid: str) -> dict:
+    response = cluster["s3"].get_object(cluster["bucket"], f"verdicts/{sid}.json")
+    try:
+        return json.loads(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def test_events_through_the_stream_get_verdicts(cluster, processes):
+    processes("worker", "--processes", "1", "--threads", "2")
+    processes("ingest", "--claim-idle", "5")
+    good = upload(cluster, "good", project="lesson")
+    late = upload(cluster, "late", project="case", uploaded_at="2023-08-01T10:00:00+08:00")
+    for event in (good, late):
+        add_event(cluster, event)
+    for event, status in ((good, {"pass", "warn"}), (late, {"fail"})):
+        notice = wait_for(lambda: notices(cluster, event["submission_id"]), 120, f"notice for {event['submission_id']}")
+        assert notice[0]["kind"] == "verdict" and notice[0]["status"] in status
+        verdict = verdict_of(cluster, event["submission_id"])
+        assert verdict["status"] in status and notice[0]["key"] == f"verdicts/{event['submission_id']}.json"
+        assert {m["role"] for m in verdict["materials"]} >= {"registration_form"}
+        assert verdict["videos"] and verdict["videos"][0]["probe"]["display_width"] == 1920
+    assert "SUBMITTED_AFTER_DEADLINE" in {f["code"] for f in verdict_of(cluster, late["submission_id"])["findings"]}
+    pending = cluster["redis"].xpending("smartedu:uploads", "ingest")
+    assert pending["pending"] == 0
+
+
+def test_bad_event_gets_an_error_notice_and_is_not_retried(cluster, processes):
+    processes("ingest", "--claim-idle", "5")
+    entry = add_event(cluster, '{"submission_id": "bad-1", "project": "film"}')
+    notice = wait_for(lambda: [n for n in notices(cluster, "bad-1")], 30, "bad event notice")
+    assert notice[0]["status"] == "error" and "project" in notice[0]["reason"]
+    add_event(cluster, "not json at all")
+    wait_for(lambda: cluster["redis"].xpending("smartedu:uploads", "ingest")["pending"] == 0, 30, "acks")
+    time.sleep(1)
+    assert len(notices(cluster, "bad-1")) == 1
+    assert entry
+
+
+def test_two_workers_share_the_load_and_a_resubmission_replaces_the_verdict(cluster, processes):
+    processes("worker", "--processes", "1", "--threads", "1")
+    processes("worker", "--processes", "1", "--threads", "1")
+    processes("ingest", "--claim-idle", "5")
+    events = [upload(cluster, f"pair{i}", project="case") for i in range(4)]
+    for event in events:
+        add_event(cluster, event)
+    for event in events:
+        wait_for(lambda: notices(cluster, event["submission_id"]), 180, "all four notices")
+    again = dict(events[0], uploaded_at="2023-08-02T00:00:00+08:00")
+    add_event(cluster, again)
+    wait_for(lambda: len(notices(cluster, again["submission_id"])) == 2, 120, "second run's notice")
+    assert verdict_of(cluster, again["submission_id"])["status"] == "fail"
+    for event in events[1:]:
+        assert len(notices(cluster, event["submission_id"])) == 1
+
+
+def test_sigkill_mid_stage_still_gives_exactly_one_verdict(cluster, processes, tmp_path):
+    from pipeline.sample import VideoSpec
+
+    victim = processes("worker", "--processes", "1", "--threads", "1")
+    processes("ingest", "--claim-idle", "5")
+    event = upload(cluster, "killed", project="case", video=VideoSpec(duration_s=40, fps=25))
+    add_event(cluster, event)
+    sid = event["submission_id"]
+
+    def in_video_stage():
+        run = cluster["redis"].get(f"smartedu:run:{sid}")
+        return run and cluster["redis"].hget(f"smartedu:progress:{sid}:{run}", "stage") == "analyse"
+
+    wait_for(in_video_stage, 120, "the video stage to start")
+    time.sleep(1.0)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    assert notices(cluster, sid) == []
+    processes("worker", "--processes", "1", "--threads", "1")
+    wait_for(lambda: notices(cluster, sid), 180, "the verdict after the crash")
+    time.sleep(3)
+    assert len(notices(cluster, sid)) == 1
+    assert verdict_of(cluster, sid)["status"] in ("pass", "warn")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[bytes, str]] = []
+    fail_first = [True]
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.fail_first[0]:
+            self.fail_first[0] = False
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.received.append((body, self.headers.get("X-Smartedu-Signature", "")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_callback_is_signed_and_retried(cluster, processes):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        processes("worker", "--processes", "1", "--threads", "2")
+        event = upload(cluster, "cb", project="case")
+        event["callback_url"] = f"http://127.0.0.1:{server.server_address[1]}/verdicts"
+        event_path = cluster["work"] / "cb.json"
+        event_path.write_text(json.dumps(event, ensure_ascii=False))
+        out = subprocess.run([SMARTEDU, "submit", str(event_path)], env=cluster["env"], capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: _Receiver.received, 120, "the callback")
+        body, signature = _Receiver.received[0]
+        assert signature == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert json.loads(body)["submission_id"] == event["submission_id"]
+    finally:
+        server.shutdown()
+
+
+def test_status_and_rerun_commands(cluster, processes):
+    processes("worker", "--processes", "1", "--threads", "2")
+    event = upload(cluster, "ops", project="team")
+    event_path = cluster["work"] / "ops.json"
+    event_path.write_text(json.dumps(event, ensure_ascii=False))
+    subprocess.run([SMARTEDU, "submit", str(event_path)], env=cluster["env"], check=True, timeout=60, capture_output=True)
+    wait_for(lambda: notices(cluster, event["submission_id"]), 120, "first verdict")
+    rerun = subprocess.run([SMARTEDU, "rerun", event["submission_id"]], env=cluster["env"], capture_output=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    wait_for(lambda: len(notices(cluster, event["submission_id"])) == 2, 120, "rerun verdict")
+    status = subprocess.run([SMARTEDU, "status", "--json"], env=cluster["env"], capture_output=True, timeout=60)
+    data = json.loads(status.stdout)
+    assert data["workers_alive"] >= 1
+    assert {row["queue"] for row in data["queues"]} >= {"unpack", "video", "verdict"}
+    assert data["stages_last_hour"]["unpack"]["count"] >= 2
+    dead = subprocess.run([SMARTEDU, "dead-letters", "list"], env=cluster["env"], capture_output=True, timeout=60)
+    assert dead.returncode == 0

@@ -1,0 +1,83 @@
+"""The actors: each decodes its message, calls the flow (which calls `pipeline`), and sends
+the next message. Policies (queue, retries, time limit, age) come from config/policy.yaml."""
+
+from __future__ import annotations
+
+import os
+
+import dramatiq
+
+from config.logging import configure_logging
+
+from .broker import actor_options, build_broker
+from .flow import Flow
+
+STAGES = {"unpack_submission": "unpack", "analyse_video_part": "video", "analyse_document_part": "document",
+          "hash_main_work": "main_work", "decide_verdict": "verdict", "deliver_callback": "callback",
+          "stage_gave_up": "failed"}
+
+configure_logging(os.environ.get("SMARTEDU_LOG_LEVEL", "INFO"), json=True)
+broker = build_broker(STAGES)
+flow = Flow()
+
+
+def _options(stage: str) -> dict:
+    return {**actor_options(stage), "on_retry_exhausted": "stage_gave_up"}
+
+
+@dramatiq.actor(**_options("unpack"))
+def unpack_submission(submission_id: str, run_id: str) -> None:
+    fan_out = flow.unpack(submission_id, run_id)
+    if fan_out is None:
+        return
+    senders = {"video": analyse_video_part, "document": analyse_document_part, "main_work": hash_main_work}
+    for kind, index in fan_out:
+        senders[kind].send(submission_id, run_id, index)
+    if not fan_out:
+        decide_verdict.send(submission_id, run_id)
+
+
+@dramatiq.actor(**_options("video"))
+def analyse_video_part(submission_id: str, run_id: str, index: int) -> None:
+    if flow.video(submission_id, run_id, index):
+        decide_verdict.send(submission_id, run_id)
+
+
+@dramatiq.actor(**_options("document"))
+def analyse_document_part(submission_id: str, run_id: str, index: int) -> None:
+    if flow.document(submission_id, run_id, index):
+        decide_verdict.send(submission_id, run_id)
+
+
+@dramatiq.actor(**_options("main_work"))
+def hash_main_work(submission_id: str, run_id: str, index: int = 0) -> None:
+    if flow.main_work(submission_id, run_id, index):
+        decide_verdict.send(submission_id, run_id)
+
+
+@dramatiq.actor(**_options("verdict"))
+def decide_verdict(submission_id: str, run_id: str) -> None:
+    decided = flow.decide(submission_id, run_id)
+    if decided is not None and decided.callback_url:
+        deliver_callback.send(submission_id, run_id)
+
+
+@dramatiq.actor(**actor_options("callback"))
+def deliver_callback(submission_id: str, run_id: str) -> None:
+    flow.deliver_callback(submission_id, run_id)
+
+
+@dramatiq.actor(**actor_options("failed"))
+def stage_gave_up(message: dict, retry_info: dict) -> None:
+    """Retries exhausted on a stage: write an `error` verdict for that run."""
+    args = message.get("args") or []
+    if len(args) >= 2:
+        stage = STAGES.get(message.get("actor_name", ""), message.get("actor_name", "?"))
+        flow.fail_run(args[0], args[1], stage, f"{stage} gave up after {retry_info.get('retries', '?')} retries")
+
+
+def start_submission(event, run_id: str | None = None) -> str:
+    """Accept an event and enqueue its first stage; returns the run id."""
+    run_id = flow.accept_event(event, run_id)
+    unpack_submission.send(event.submission_id, run_id)
+    return run_id

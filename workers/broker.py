@@ -1,0 +1,103 @@
+"""The broker and its middleware: configured once, before any actor is declared."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dramatiq
+import structlog
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, Retries, ShutdownNotifications, TimeLimit
+
+from config.policy import StagePolicy, stage_policies
+from config.settings import get_settings
+from pipeline.errors import PermanentError
+
+from .state import PREFIX, RunState
+
+log = structlog.get_logger("workers")
+
+
+class LogContext(dramatiq.Middleware):
+    """Binds submission_id, stage and message_id to every log line of a message, writes one
+    summary line per stage, and records the stage's duration for `smartedu status`."""
+
+    def __init__(self, stages: dict[str, str], state_factory):
+        self.stages = stages
+        self.state_factory = state_factory
+        self._state = None
+
+    def _state_or_none(self):
+        if self._state is None:
+            try:
+                self._state = self.state_factory()
+            except Exception:  # timings are best effort; the stage itself must not fail for them
+                return None
+        return self._state
+
+    def before_process_message(self, broker, message):
+        structlog.contextvars.clear_contextvars()
+        submission_id = message.args[0] if message.args and isinstance(message.args[0], str) else message.kwargs.get("submission_id")
+        structlog.contextvars.bind_contextvars(submission_id=submission_id, stage=self.stages.get(message.actor_name, message.actor_name),
+                                               message_id=message.message_id, retries=message.options.get("retries", 0))
+        message.options["_started"] = time.monotonic()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        seconds = time.monotonic() - message.options.pop("_started", time.monotonic())
+        if exception is None:
+            log.info("stage_done", seconds=round(seconds, 3))
+        else:
+            log.warning("stage_failed", seconds=round(seconds, 3), error=type(exception).__name__, reason=str(exception)[:300])
+        state = self._state_or_none()
+        if state is not None:
+            try:
+                state.record_timing(self.stages.get(message.actor_name, message.actor_name), seconds, exception is None)
+            except Exception:
+                pass
+        structlog.contextvars.clear_contextvars()
+
+    after_skip_message = after_process_message
+
+
+def retry_when_for(policy: StagePolicy):
+    """Transient failures are retried up to the stage's limit; a bad upload never is."""
+
+    def retry_when(retries: int, exception: BaseException) -> bool:
+        return not isinstance(exception, PermanentError) and retries < policy.max_retries
+
+    return retry_when
+
+
+def actor_options(stage: str) -> dict:
+    policy = stage_policies()[stage]
+    return {
+        "queue_name": policy.queue,
+        "max_retries": policy.max_retries,
+        "retry_when": retry_when_for(policy),
+        "min_backoff": int(policy.min_backoff_s * 1000),
+        "max_backoff": int(policy.max_backoff_s * 1000),
+        "time_limit": int(policy.time_limit_s * 1000),
+        "max_age": int(policy.max_age_s * 1000),
+    }
+
+
+def build_broker(stages: dict[str, str]) -> dramatiq.Broker:
+    """A Redis broker (or a stub one when SMARTEDU_BROKER=stub, for unit tests)."""
+    settings = get_settings()
+    middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(), CurrentMessage(),
+                  LogContext(stages, lambda: RunState.from_url(settings.redis_url))]
+    if os.environ.get("SMARTEDU_PROMETHEUS", "1") == "1" and os.environ.get("SMARTEDU_BROKER") != "stub":
+        from dramatiq.middleware.prometheus import Prometheus
+
+        os.environ.setdefault("dramatiq_prom_port", str(settings.metrics_port))
+        middleware.append(Prometheus())
+    if os.environ.get("SMARTEDU_BROKER") == "stub":
+        broker = StubBroker(middleware=middleware)
+    else:
+        heartbeat_ms = int(os.environ.get("SMARTEDU_HEARTBEAT_MS", "60000"))
+        broker = RedisBroker(url=settings.redis_url, middleware=middleware, namespace=f"{PREFIX}dramatiq",
+                             heartbeat_timeout=heartbeat_ms, maintenance_chance=int(os.environ.get("SMARTEDU_MAINTENANCE_CHANCE", "1000")))
+    dramatiq.set_broker(broker)
+    return broker

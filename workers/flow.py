@@ -1,0 +1,277 @@
+"""The distributed flow around the pipeline: load a run's inputs, call a stage, store its part.
+
+Every output has a deterministic key under the run (`parts/<id>/<run>/...`), so a rerun or
+a redelivered message overwrites what it wrote before and never adds a second copy.
+Messages of a superseded run (a resubmission started a newer one) return quietly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import PurePosixPath
+
+import structlog
+
+from config.rules import Rules, cached_rules
+from config.settings import Settings, get_settings
+from pipeline.documents import wants_text
+from pipeline.errors import EventError, InputVanishedError, TransientError
+from pipeline.models import DocumentReport, Finding, Material, UploadEvent, VideoReport, parse_event
+from pipeline.storage.s3 import S3Store
+from pipeline.submission import (Layout, SubmissionContext, analyse_text, analyse_video, decide_verdict, error_detail,
+                                 event_findings, main_work_findings, unpack_object)
+
+from .state import RunState, new_run_id
+
+log = structlog.get_logger("workers")
+
+
+@dataclass
+class Decided:
+    verdict: dict
+    callback_url: str | None
+
+
+@dataclass
+class Part:
+    name: str
+    findings: list[Finding]
+    timings: dict[str, float]
+    video: VideoReport | None = None
+    document: DocumentReport | None = None
+    materials: list[Material] | None = None
+    main_sha256: str | None = None
+
+    def dump(self) -> dict:
+        return {"name": self.name, "findings": [f.model_dump(mode="json") for f in self.findings], "timings": self.timings,
+                "video": self.video.model_dump(mode="json") if self.video else None,
+                "document": self.document.model_dump(mode="json") if self.document else None,
+                "materials": [m.model_dump(mode="json") for m in self.materials] if self.materials is not None else None,
+                "main_sha256": self.main_sha256}
+
+    @classmethod
+    def load(cls, data: dict) -> "Part":
+        return cls(name=data["name"], findings=[Finding.model_validate(f) for f in data["findings"]], timings=data["timings"],
+                   video=VideoReport.model_validate(data["video"]) if data.get("video") else None,
+                   document=DocumentReport.model_validate(data["document"]) if data.get("document") else None,
+                   materials=[Material.model_validate(m) for m in data["materials"]] if data.get("materials") is not None else None,
+                   main_sha256=data.get("main_sha256"))
+
+
+class Flow:
+    """The runtime's view of stores, Redis state and rules, built once per worker process."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+
+    @cached_property
+    def store(self) -> S3Store:
+        store = S3Store.from_settings(self.settings)
+        store.ensure_bucket()
+        return store
+
+    @cached_property
+    def uploads(self) -> S3Store:
+        return S3Store.from_settings(self.settings, bucket=self.settings.uploads_bucket)
+
+    @cached_property
+    def state(self) -> RunState:
+        return RunState.from_url(self.settings.redis_url)
+
+    @property
+    def rules(self) -> Rules:
+        return cached_rules(str(self.settings.rules))
+
+    # inputs ---------------------------------------------------------------
+    def event_key(self, submission_id: str, run_id: str) -> str:
+        return f"events/{submission_id}/{run_id}.json"
+
+    def accept_event(self, event: UploadEvent, run_id: str | None = None) -> str:
+        """Store the event for this run and make the run current; returns the run id.
+
+        Raises:
+            EventError: the archive is not in the uploads bucket.
+        """
+        if event.archive.bucket != self.settings.uploads_bucket or (event.main_work and event.main_work.bucket != self.settings.uploads_bucket):
+            raise EventError(f"archive must be in the uploads bucket {self.settings.uploads_bucket!r}")
+        run_id = run_id or new_run_id()
+        self.store.put_json(self.event_key(event.submission_id, run_id), event.model_dump(mode="json"))
+        self.state.start_run(event.submission_id, run_id)
+        return run_id
+
+    def context(self, submission_id: str, run_id: str) -> SubmissionContext | None:
+        """The run's context, or None when the run is stale or its event is gone."""
+        if not self.state.is_current(submission_id, run_id):
+            log.info("stale_run_dropped", run_id=run_id)
+            return None
+        data = self.store.get_json(self.event_key(submission_id, run_id))
+        if data is None:
+            log.warning("event_vanished", run_id=run_id)
+            return None
+        return SubmissionContext(parse_event(data), self.rules, self.store, Layout(submission_id))
+
+    def save_part(self, ctx: SubmissionContext, run_id: str, part: Part) -> bool:
+        """Store a part; True when it was the last one the run waited for."""
+        self.store.put_json(ctx.layout.part(run_id, f"{part.name}.json"), part.dump())
+        return self.state.part_done(ctx.event.submission_id, run_id, part.name)
+
+    def load_part(self, ctx: SubmissionContext, run_id: str, name: str) -> Part | None:
+        data = self.store.get_json(ctx.layout.part(run_id, f"{name}.json"))
+        return Part.load(data) if data else None
+
+    # stages ---------------------------------------------------------------
+    def unpack(self, submission_id: str, run_id: str) -> list[tuple[str, int]] | None:
+        """Unpack the archive; returns the parts to fan out to as (kind, index), or None if stale."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return None
+        self.state.set_stage(submission_id, run_id, "unpack")
+        started = time.monotonic()
+        findings = event_findings(ctx)
+        try:
+            result = unpack_object(ctx, self.uploads, ctx.event.archive.key)
+        except InputVanishedError as exc:
+            raise TransientError(f"archive not found yet: {exc}") from exc
+        part = Part("unpack", findings + result.findings, {"unpack": time.monotonic() - started}, materials=result.materials)
+        fan_out = fan_out_parts(result.materials, ctx.event)
+        self.store.put_json(ctx.layout.part(run_id, "unpack.json"), part.dump())
+        self.state.expect_parts(submission_id, run_id, [f"{kind}-{index}" for kind, index in fan_out])
+        self.state.set_stage(submission_id, run_id, "analyse")
+        return fan_out
+
+    def _material(self, ctx: SubmissionContext, run_id: str, index: int) -> Material:
+        unpacked = self.load_part(ctx, run_id, "unpack")
+        if unpacked is None or unpacked.materials is None or index >= len(unpacked.materials):
+            raise TransientError(f"unpack part of run {run_id} not readable yet")
+        return unpacked.materials[index]
+
+    def video(self, submission_id: str, run_id: str, index: int) -> bool:
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return False
+        material = self._material(ctx, run_id, index)
+        started = time.monotonic()
+        report, findings = analyse_video(ctx, material)
+        timings = {"probe_qc": time.monotonic() - started, **{k: v for k, v in ctx.timings.items() if k == "qc_cpu"}}
+        return self.save_part(ctx, run_id, Part(f"video-{index}", findings, timings, video=report))
+
+    def document(self, submission_id: str, run_id: str, index: int) -> bool:
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return False
+        material = self._material(ctx, run_id, index)
+        started = time.monotonic()
+        report, findings = analyse_text(ctx, material)
+        return self.save_part(ctx, run_id, Part(f"document-{index}", findings, {"documents": time.monotonic() - started}, document=report))
+
+    def main_work(self, submission_id: str, run_id: str, index: int = 0) -> bool:
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return False
+        ref = ctx.event.main_work
+        started = time.monotonic()
+        try:
+            digest = self.uploads.sha256(ref.key)
+        except InputVanishedError:
+            digest = "absent"
+        return self.save_part(ctx, run_id, Part("main_work-0", [], {"main_work": time.monotonic() - started}, main_sha256=digest))
+
+    def decide(self, submission_id: str, run_id: str) -> Decided | None:
+        """Apply the rules over every part and write the verdict; announce it once per run."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None or not self.state.all_done(submission_id, run_id):
+            return None
+        unpacked = self.load_part(ctx, run_id, "unpack")
+        if unpacked is None:
+            raise TransientError("unpack part missing")
+        findings = list(unpacked.findings)
+        timings = dict(unpacked.timings)
+        videos, documents = [], []
+        for kind, index in fan_out_parts(unpacked.materials or [], ctx.event):
+            part = self.load_part(ctx, run_id, f"{kind}-{index}")
+            if part is None:
+                raise TransientError(f"part {kind}-{index} missing")
+            findings += part.findings
+            for key, value in part.timings.items():
+                timings[key] = timings.get(key, 0.0) + value
+            if part.video:
+                videos.append(part.video)
+            if part.document:
+                documents.append(part.document)
+            if part.main_sha256 is not None:   # "absent" matches no member: MAIN_WORK_MISMATCH
+                name = PurePosixPath(ctx.event.main_work.key).name
+                findings += main_work_findings(ctx, part.main_sha256, name, unpacked.materials or [])
+        ctx.timings.update(timings)
+        verdict = decide_verdict(ctx, findings, unpacked.materials or [], videos, documents, run_id=run_id)
+        return Decided(self.publish(ctx, run_id, verdict.model_dump(mode="json")), ctx.event.callback_url)
+
+    def publish(self, ctx: SubmissionContext, run_id: str, verdict: dict) -> dict:
+        sid = ctx.event.submission_id
+        key = ctx.layout.verdict()
+        self.store.put_json(key, verdict)
+        announced = self.state.announce(sid, run_id, "verdict", verdict["status"], key)
+        self.state.finish(sid, run_id, verdict["status"])
+        log.info("verdict_written", status=verdict["status"], key=key, announced=announced,
+                 findings=[f["code"] for f in verdict["findings"]])
+        return verdict
+
+    def fail_run(self, submission_id: str, run_id: str, stage: str, reason: str) -> dict | None:
+        """After a stage gave up: an `error` verdict, so nothing is silently lost."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return None
+        exc = RuntimeError(reason)
+        verdict = decide_verdict(ctx, [], [], [], [], error={**error_detail(stage, exc), "type": "RetriesExhausted"}, run_id=run_id)
+        return self.publish(ctx, run_id, verdict.model_dump(mode="json"))
+
+    # write-back -----------------------------------------------------------
+    def deliver_callback(self, submission_id: str, run_id: str) -> int | None:
+        """POST the verdict to the event's callback URL, signed; raises TransientError to retry."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None or not ctx.event.callback_url:
+            return None
+        body = self.store.get_bytes(ctx.layout.verdict())
+        status = post_signed(ctx.event.callback_url, body, self.settings.callback_secret.get_secret_value())
+        log.info("callback_delivered", http_status=status)
+        return status
+
+
+def fan_out_parts(materials: list[Material], event: UploadEvent) -> list[tuple[str, int]]:
+    """The parts a run waits for: one per video, one per document, one for the main work."""
+    parts = [("video", i) for i, m in enumerate(materials) if m.kind == "video"]
+    parts += [("document", i) for i, m in enumerate(materials) if wants_text(m)]
+    if event.main_work is not None:
+        parts.append(("main_work", 0))
+    return parts
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `X-Smartedu-Signature` header value: HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post_signed(url: str, body: bytes, secret: str, timeout_s: float = 10) -> int:
+    if not url.startswith(("http://", "https://")):
+        raise EventError(f"callback URL scheme not allowed: {url[:40]}")
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-Smartedu-Signature": sign(body, secret), "User-Agent": "smartedu-pipeline"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (scheme checked above)
+            return response.status
+    except urllib.error.HTTPError as exc:
+        if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            raise EventError(f"callback refused with HTTP {exc.code}") from exc
+        raise TransientError(f"callback answered HTTP {exc.code}") from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise TransientError(f"callback unreachable: {exc}") from exc
+
+
+def event_json(event: UploadEvent) -> str:
+    return json.dumps(event.model_dump(mode="json"), ensure_ascii=False)

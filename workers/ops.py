@@ -1,0 +1,93 @@
+"""What operators ask: queue depths, workers alive, submissions in flight, stage latencies,
+reruns and dead letters. Everything is read from Redis as dramatiq and the flow keep it."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import redis
+
+from .state import FAILED, INFLIGHT, PREFIX, TIMINGS_STREAM
+
+NAMESPACE = f"{PREFIX}dramatiq"
+
+
+def queue_stats(r: redis.Redis, queues: list[str]) -> list[dict]:
+    rows = []
+    for queue in queues:
+        inflight = 0
+        for key in r.scan_iter(match=f"{NAMESPACE}:__acks__.*.{queue}", count=500):
+            inflight += r.scard(key)
+        rows.append({"queue": queue, "ready": r.llen(f"{NAMESPACE}:{queue}"), "delayed": r.llen(f"{NAMESPACE}:{queue}.DQ"),
+                     "in_flight": inflight, "dead": r.zcard(f"{NAMESPACE}:{queue}.XQ")})
+    return rows
+
+
+def workers_alive(r: redis.Redis, heartbeat_timeout_ms: int = 60000) -> int:
+    now_ms = int(time.time() * 1000)
+    return r.zcount(f"{NAMESPACE}:__heartbeats__", now_ms - heartbeat_timeout_ms, "+inf")
+
+
+def stage_latencies(r: redis.Redis, window_s: int = 3600) -> dict[str, dict]:
+    since = int((time.time() - window_s) * 1000)
+    per_stage: dict[str, list[float]] = {}
+    for _id, fields in r.xrange(TIMINGS_STREAM, min=f"{since}-0", max="+", count=100_000):
+        per_stage.setdefault(fields["stage"], []).append(float(fields["seconds"]))
+    out = {}
+    for stage, values in sorted(per_stage.items()):
+        values.sort()
+        out[stage] = {"count": len(values), "p50": statistics.median(values),
+                      "p95": values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]}
+    return out
+
+
+def status(r: redis.Redis, queues: list[str]) -> dict:
+    oldest = r.zrange(INFLIGHT, 0, 0, withscores=True)
+    return {
+        "queues": queue_stats(r, queues),
+        "workers_alive": workers_alive(r),
+        "in_progress": r.zcard(INFLIGHT),
+        "oldest_in_progress_s": round(time.time() - oldest[0][1], 1) if oldest else None,
+        "oldest_submission": oldest[0][0] if oldest else None,
+        "failed": r.zcard(FAILED),
+        "stages_last_hour": stage_latencies(r),
+    }
+
+
+def failed_since(r: redis.Redis, since_ts: float) -> list[str]:
+    return list(r.zrangebyscore(FAILED, since_ts, "+inf"))
+
+
+def dead_letters(r: redis.Redis, queues: list[str]) -> list[dict]:
+    rows = []
+    for queue in queues:
+        entries = r.zrange(f"{NAMESPACE}:{queue}.XQ", 0, -1, withscores=True)
+        if not entries:
+            continue
+        bodies = r.hmget(f"{NAMESPACE}:{queue}.XQ.msgs", [message_id for message_id, _ in entries])
+        for (message_id, failed_ms), body in zip(entries, bodies):
+            data = json.loads(body) if body else {}
+            rows.append({"queue": queue, "message_id": message_id, "actor": data.get("actor_name"), "args": data.get("args"),
+                         "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(failed_ms / 1000)), "raw": body})
+    return rows
+
+
+def requeue_dead_letters(r: redis.Redis, broker, queues: list[str]) -> int:
+    """Put dead-lettered messages back on their queues with their retry count reset."""
+    import dramatiq
+
+    moved = 0
+    for row in dead_letters(r, queues):
+        if not row["raw"]:
+            continue
+        message = dramatiq.Message.decode(row["raw"].encode())
+        options = {k: v for k, v in message.options.items() if k not in ("retries", "traceback", "requeue_timestamp")}
+        broker.enqueue(message.copy(options=options))
+        pipe = r.pipeline()
+        pipe.zrem(f"{NAMESPACE}:{row['queue']}.XQ", row["message_id"])
+        pipe.hdel(f"{NAMESPACE}:{row['queue']}.XQ.msgs", row["message_id"])
+        pipe.execute()
+        moved += 1
+    return moved

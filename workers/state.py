@@ -1,0 +1,112 @@
+"""What the runtime keeps in Redis: the current run of each submission, which of its parts
+are done, which notices were announced, stage timings and failures.
+
+Completion is a set of part names (SADD is idempotent), never a counter: a redelivered
+message re-adds its name and changes nothing. Keys share the contract's `smartedu:` prefix.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import redis
+
+PREFIX = "smartedu:"
+UPLOADS_STREAM = f"{PREFIX}uploads"
+VERDICTS_STREAM = f"{PREFIX}verdicts"
+TIMINGS_STREAM = f"{PREFIX}timings"
+INFLIGHT = f"{PREFIX}inflight"
+FAILED = f"{PREFIX}failed"
+TTL_S = 7 * 24 * 3600
+STREAM_MAXLEN = 100_000
+
+# Announce a notice once per (run, kind): the membership test and the XADD are one atomic step.
+_NOTICE_ONCE = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
+                    'submission_id', ARGV[2], 'status', ARGV[3], 'key', ARGV[4], 'kind', ARGV[1])
+end
+return false
+"""
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class RunState:
+    def __init__(self, client: redis.Redis):
+        self.r = client
+        self._notice = client.register_script(_NOTICE_ONCE)
+
+    @classmethod
+    def from_url(cls, url: str) -> "RunState":
+        return cls(redis.Redis.from_url(url, decode_responses=True))
+
+    # runs -----------------------------------------------------------------
+    def start_run(self, submission_id: str, run_id: str) -> None:
+        """Make `run_id` the submission's current run; messages of older runs are dropped."""
+        now = time.time()
+        pipe = self.r.pipeline()
+        pipe.set(f"{PREFIX}run:{submission_id}", run_id, ex=TTL_S)
+        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"started_at": now, "stage": "queued"})
+        pipe.expire(f"{PREFIX}progress:{submission_id}:{run_id}", TTL_S)
+        pipe.zadd(INFLIGHT, {submission_id: now})
+        pipe.execute()
+
+    def current_run(self, submission_id: str) -> str | None:
+        return self.r.get(f"{PREFIX}run:{submission_id}")
+
+    def is_current(self, submission_id: str, run_id: str) -> bool:
+        return self.current_run(submission_id) == run_id
+
+    def set_stage(self, submission_id: str, run_id: str, stage: str) -> None:
+        self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "stage", stage)
+
+    # parts ----------------------------------------------------------------
+    def expect_parts(self, submission_id: str, run_id: str, names: list[str]) -> None:
+        key = f"{PREFIX}expected:{submission_id}:{run_id}"
+        pipe = self.r.pipeline()
+        pipe.delete(key)
+        if names:
+            pipe.sadd(key, *names)
+        pipe.expire(key, TTL_S)
+        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "expected", len(names))
+        pipe.execute()
+
+    def part_done(self, submission_id: str, run_id: str, name: str) -> bool:
+        """Record a finished part; True when every expected part is done."""
+        done_key = f"{PREFIX}done:{submission_id}:{run_id}"
+        pipe = self.r.pipeline()
+        pipe.sadd(done_key, name)
+        pipe.expire(done_key, TTL_S)
+        pipe.sdiff(f"{PREFIX}expected:{submission_id}:{run_id}", done_key)
+        _, _, missing = pipe.execute()
+        return not missing
+
+    def all_done(self, submission_id: str, run_id: str) -> bool:
+        return not self.r.sdiff(f"{PREFIX}expected:{submission_id}:{run_id}", f"{PREFIX}done:{submission_id}:{run_id}")
+
+    # notices --------------------------------------------------------------
+    def announce(self, submission_id: str, run_id: str, kind: str, status: str, key: str) -> bool:
+        """Add a notice to `smartedu:verdicts` once per run and kind; False if already there."""
+        added = self._notice(keys=[f"{PREFIX}notices:{submission_id}:{run_id}", VERDICTS_STREAM],
+                             args=[kind, submission_id, status, key, TTL_S, STREAM_MAXLEN])
+        return bool(added)
+
+    def finish(self, submission_id: str, run_id: str, status: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.zrem(INFLIGHT, submission_id)
+        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"stage": "done", "status": status})
+        if status == "error":
+            pipe.zadd(FAILED, {submission_id: time.time()})
+        else:
+            pipe.zrem(FAILED, submission_id)
+        pipe.execute()
+
+    # timings --------------------------------------------------------------
+    def record_timing(self, stage: str, seconds: float, ok: bool) -> None:
+        self.r.xadd(TIMINGS_STREAM, {"stage": stage, "seconds": f"{seconds:.3f}", "ok": int(ok)},
+                    maxlen=STREAM_MAXLEN, approximate=True)
