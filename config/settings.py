@@ -26,9 +26,11 @@ class Settings(BaseSettings):
     bucket: str = "smartedu"
     rules: Path = DEFAULT_RULES
     callback_secret: SecretStr = SecretStr("")
-    ffmpeg_threads: int = Field(default=0, ge=0)
+    ffmpeg_threads: int = Field(default=1, ge=0)   # per ffmpeg in a worker: scale with processes, not threads
     work_dir: Path = Path("/tmp/smartedu")
     metrics_port: int = 9191
+    segment_threshold_s: float = 120.0   # longer videos are transcoded in segments across workers
+    segment_s: float = 30.0
 
 
 @lru_cache(maxsize=1)

@@ -29,44 +29,10 @@ from .qc import run_qc
 from .storage import LocalStore, ObjectStore
 from .unpack import UnpackResult, unpack_archive
 from .verdict import build_verdict
+from .layout import Layout
 
 log = structlog.get_logger("pipeline")
 Progress = Callable[[str, str], None]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Deterministic keys: a rerun overwrites, never duplicates."""
-
-    submission_id: str
-    embedded: bool = False
-
-    def _scoped(self, family: str, rest: str) -> str:
-        return f"{family}/{rest}" if self.embedded else f"{family}/{self.submission_id}/{rest}"
-
-    def member(self, index: int, path: str) -> str:
-        suffix = PurePosixPath(path).suffix.lower()
-        suffix = suffix if suffix.isascii() and len(suffix) <= 8 and suffix[1:].isalnum() else ""
-        digest = hashlib.sha1(path.encode()).hexdigest()[:8]
-        return self._scoped("members", f"{index:04d}-{digest}{suffix}")
-
-    def members_prefix(self) -> str:
-        return self._scoped("members", "")
-
-    def verdict(self) -> str:
-        return "verdict.json" if self.embedded else f"verdicts/{self.submission_id}.json"
-
-    def report(self) -> str:
-        return "report.html" if self.embedded else f"reports/{self.submission_id}.html"
-
-    def rendition(self, member_sha256: str, name: str = "720p.mp4") -> str:
-        return self._scoped("renditions", f"{member_sha256[:16]}/{name}")
-
-    def thumbnail(self, member_sha256: str, name: str) -> str:
-        return self._scoped("thumbnails", f"{member_sha256[:16]}/{name}")
-
-    def part(self, run_id: str, name: str) -> str:
-        return self._scoped("parts", f"{run_id}/{name}")
 
 
 @dataclass
@@ -76,6 +42,7 @@ class SubmissionContext:
     store: ObjectStore
     layout: Layout
     timings: dict[str, float] = field(default_factory=dict)
+    ffmpeg_threads: int = 0          # 0: ffmpeg decides; workers running one process per core use 1
 
     @property
     def project(self) -> str:
@@ -169,7 +136,8 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
     with tool_source(ctx.store, material.key) as source:
         try:
             qc, cpu_s = run_qc(source, demuxer, duration_s=probe.duration_s or 0.0, fps=probe.fps, has_audio=bool(probe.audio),
-                               rules=ctx.rules.qc, aspect=(probe.display_width or 16) / (probe.display_height or 9))
+                               rules=ctx.rules.qc, aspect=(probe.display_width or 16) / (probe.display_height or 9),
+                               threads=ctx.ffmpeg_threads)
             ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
             return qc
         except ffmpeg.FFmpegError as exc:
@@ -209,7 +177,7 @@ def file_sha256(path: Path) -> str:
 
 
 def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Rules, *, main_work: Path | None = None,
-                     progress: Progress | None = None) -> Verdict:
+                     progress: Progress | None = None, media: bool = True) -> Verdict:
     """The embedded mode: every stage in this process, outputs under `out_dir`.
 
     Never raises for bad input; a failure of the pipeline itself gives an `error` verdict.
@@ -260,4 +228,30 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
     progress("verdict", verdict.status)
     store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
     bound.info("verdict_written", stage="verdict", status=verdict.status, findings=len(verdict.findings))
+    if media and verdict.status != "error":
+        add_media(ctx, verdict, materials, progress)
+        store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
     return verdict
+
+
+def add_media(ctx: SubmissionContext, verdict: Verdict, materials: list[Material], progress: Progress) -> None:
+    """Renditions and thumbnails for every decodable video; keys go into the verdict in place.
+
+    A video ffmpeg cannot encode keeps its verdict and simply has no media (logged)."""
+    from . import media
+
+    by_path = {m.path: m for m in materials}
+    for report in verdict.videos:
+        material = by_path.get(report.path)
+        if material is None or report.probe is None or any(
+                f.code == "VIDEO_UNREADABLE" and f.path == report.path for f in verdict.findings):
+            continue
+        progress("media", report.path)
+        with ctx.timed("media"):
+            try:
+                report.thumbnails = media.make_thumbnails(ctx.store, ctx.layout, material, report.probe)
+                report.renditions = media.make_rendition(ctx.store, ctx.layout, material, report.probe, threads=ctx.ffmpeg_threads)
+            except (ffmpeg.FFmpegError, PermanentError, OSError) as exc:
+                log.warning("media_failed", submission_id=ctx.event.submission_id, stage="media", path=report.path,
+                            error=type(exc).__name__, stderr_tail=getattr(exc, "stderr_tail", "")[-500:])
+    verdict.timings = {k: round(v, 3) for k, v in ctx.timings.items()}

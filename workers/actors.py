@@ -14,7 +14,8 @@ from .flow import Flow
 
 STAGES = {"unpack_submission": "unpack", "analyse_video_part": "video", "analyse_document_part": "document",
           "hash_main_work": "main_work", "decide_verdict": "verdict", "deliver_callback": "callback",
-          "stage_gave_up": "failed"}
+          "stage_gave_up": "failed", "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode",
+          "media_gave_up": "failed"}
 
 configure_logging(os.environ.get("SMARTEDU_LOG_LEVEL", "INFO"), json=True)
 broker = build_broker(STAGES)
@@ -39,8 +40,40 @@ def unpack_submission(submission_id: str, run_id: str) -> None:
 
 @dramatiq.actor(**_options("video"))
 def analyse_video_part(submission_id: str, run_id: str, index: int) -> None:
-    if flow.video(submission_id, run_id, index):
+    last, wants_media = flow.video(submission_id, run_id, index)
+    if wants_media:
+        plan_media.send(submission_id, run_id, index)
+    if last:
         decide_verdict.send(submission_id, run_id)
+
+
+def _media_options() -> dict:
+    return {**actor_options("transcode"), "on_retry_exhausted": "media_gave_up"}
+
+
+@dramatiq.actor(**_media_options())
+def plan_media(submission_id: str, run_id: str, index: int) -> None:
+    for piece in flow.plan_media(submission_id, run_id, index):
+        encode_media_piece.send(submission_id, run_id, index, piece)
+
+
+@dramatiq.actor(**_media_options())
+def encode_media_piece(submission_id: str, run_id: str, index: int, piece: int) -> None:
+    if flow.encode_piece(submission_id, run_id, index, piece):
+        join_media.send(submission_id, run_id, index)
+
+
+@dramatiq.actor(**_media_options())
+def join_media(submission_id: str, run_id: str, index: int) -> None:
+    flow.join_media(submission_id, run_id, index)
+
+
+@dramatiq.actor(**actor_options("failed"))
+def media_gave_up(message: dict, retry_info: dict) -> None:
+    """A rendition step failed for good: clean its work objects; the run still completes."""
+    args = message.get("args") or []
+    if len(args) >= 3:
+        flow.media_failed(args[0], args[1], args[2])
 
 
 @dramatiq.actor(**_options("document"))

@@ -48,6 +48,7 @@ def check(
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default ./out/<submission_id>/)"),
     state: Path = typer.Option(Path("out/.state"), "--state", help="what outlives one submission"),
     as_json: bool = typer.Option(False, "--json", help="print the verdict JSON alone on stdout"),
+    skip_media: bool = typer.Option(False, "--skip-media", help="no renditions or thumbnails: the rules only"),
 ) -> None:
     """Run the whole pipeline on one archive in this process (no Redis, no object store)."""
     from pipeline.errors import EventError
@@ -80,7 +81,7 @@ def check(
             if status is not None:
                 status.update(f"[bold]{stage}[/bold] {text}")
 
-        verdict = check_submission(upload, archive, out_dir, rules, main_work=main_work, progress=progress)
+        verdict = check_submission(upload, archive, out_dir, rules, main_work=main_work, progress=progress, media=not skip_media)
     if as_json:
         sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
     else:

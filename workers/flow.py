@@ -21,6 +21,7 @@ import structlog
 
 from config.rules import Rules, cached_rules
 from config.settings import Settings, get_settings
+from pipeline import media
 from pipeline.documents import wants_text
 from pipeline.errors import EventError, InputVanishedError, TransientError
 from pipeline.models import DocumentReport, Finding, Material, UploadEvent, VideoReport, parse_event
@@ -85,6 +86,10 @@ class Flow:
     def state(self) -> RunState:
         return RunState.from_url(self.settings.redis_url)
 
+    @cached_property
+    def rendition_spec(self) -> media.transcode.RenditionSpec:
+        return media.transcode.RenditionSpec(segment_threshold_s=self.settings.segment_threshold_s, segment_s=self.settings.segment_s)
+
     @property
     def rules(self) -> Rules:
         return cached_rules(str(self.settings.rules))
@@ -115,7 +120,8 @@ class Flow:
         if data is None:
             log.warning("event_vanished", run_id=run_id)
             return None
-        return SubmissionContext(parse_event(data), self.rules, self.store, Layout(submission_id))
+        return SubmissionContext(parse_event(data), self.rules, self.store, Layout(submission_id),
+                                 ffmpeg_threads=self.settings.ffmpeg_threads)
 
     def save_part(self, ctx: SubmissionContext, run_id: str, part: Part) -> bool:
         """Store a part; True when it was the last one the run waited for."""
@@ -152,15 +158,20 @@ class Flow:
             raise TransientError(f"unpack part of run {run_id} not readable yet")
         return unpacked.materials[index]
 
-    def video(self, submission_id: str, run_id: str, index: int) -> bool:
+    def video(self, submission_id: str, run_id: str, index: int) -> tuple[bool, bool]:
+        """Probe and QC one video; returns (it was the last part, it wants renditions)."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
-            return False
+            return False, False
         material = self._material(ctx, run_id, index)
         started = time.monotonic()
         report, findings = analyse_video(ctx, material)
         timings = {"probe_qc": time.monotonic() - started, **{k: v for k, v in ctx.timings.items() if k == "qc_cpu"}}
-        return self.save_part(ctx, run_id, Part(f"video-{index}", findings, timings, video=report))
+        wants_media = decodable(report, findings)
+        if wants_media:
+            # Registered before the part is marked done, so the set is final when the verdict is.
+            self.state.expect(submission_id, run_id, "media", [f"media-{index}"], replace=False)
+        return self.save_part(ctx, run_id, Part(f"video-{index}", findings, timings, video=report)), wants_media
 
     def document(self, submission_id: str, run_id: str, index: int) -> bool:
         ctx = self.context(submission_id, run_id)
@@ -210,7 +221,9 @@ class Flow:
                 findings += main_work_findings(ctx, part.main_sha256, name, unpacked.materials or [])
         ctx.timings.update(timings)
         verdict = decide_verdict(ctx, findings, unpacked.materials or [], videos, documents, run_id=run_id)
-        return Decided(self.publish(ctx, run_id, verdict.model_dump(mode="json")), ctx.event.callback_url)
+        decided = Decided(self.publish(ctx, run_id, verdict.model_dump(mode="json")), ctx.event.callback_url)
+        self.publish_media(submission_id, run_id)   # media may have finished before the rules
+        return decided
 
     def publish(self, ctx: SubmissionContext, run_id: str, verdict: dict) -> dict:
         sid = ctx.event.submission_id
@@ -231,6 +244,90 @@ class Flow:
         verdict = decide_verdict(ctx, [], [], [], [], error={**error_detail(stage, exc), "type": "RetriesExhausted"}, run_id=run_id)
         return self.publish(ctx, run_id, verdict.model_dump(mode="json"))
 
+    # media ------------------------------------------------------------------
+    def _video(self, ctx: SubmissionContext, run_id: str, index: int) -> tuple[Material, VideoReport]:
+        part = self.load_part(ctx, run_id, f"video-{index}")
+        if part is None or part.video is None or part.video.probe is None:
+            raise TransientError(f"video part {index} of run {run_id} not readable")
+        return self._material(ctx, run_id, index), part.video
+
+    def plan_media(self, submission_id: str, run_id: str, index: int) -> list[int]:
+        """Thumbnails now; then a short video is encoded in this message (returns []), a long
+        one is split and the pieces to encode are returned (segment numbers, -1 for the audio)."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return []
+        material, report = self._video(ctx, run_id, index)
+        keys = {"thumbnails": media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)}
+        self.store.put_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json"), keys)
+        spec = self.rendition_spec
+        if media.segment_count(report.probe, spec) == 1:
+            renditions = media.make_rendition(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
+                                              threads=self.settings.ffmpeg_threads, spec=spec)
+            self._media_done(ctx, run_id, index, renditions)
+            return []
+        count = media.split_source(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir, spec=spec)
+        pieces = [*range(count), *([-1] if report.probe.audio else [])]
+        self.state.expect(submission_id, run_id, f"pieces-{index}", [_piece_name(p) for p in pieces])
+        return pieces
+
+    def encode_piece(self, submission_id: str, run_id: str, index: int, piece: int) -> bool:
+        """Encode one segment (piece >= 0) or the audio (piece == -1); True when it was the last."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return False
+        material, report = self._video(ctx, run_id, index)
+        if piece >= 0:
+            media.encode_piece(self.store, ctx.layout, material, report.probe, piece, work_dir=self.settings.work_dir,
+                               threads=self.settings.ffmpeg_threads, spec=self.rendition_spec)
+        else:
+            media.encode_audio_piece(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
+                                     spec=self.rendition_spec)
+        return self.state.mark_done(submission_id, run_id, f"pieces-{index}", _piece_name(piece))
+
+    def join_media(self, submission_id: str, run_id: str, index: int) -> None:
+        ctx = self.context(submission_id, run_id)
+        if ctx is None or not self.state.complete(submission_id, run_id, f"pieces-{index}"):
+            return
+        material, report = self._video(ctx, run_id, index)
+        count = len([p for p in self.state.expected(submission_id, run_id, f"pieces-{index}") if p.startswith("segment-")])
+        renditions = media.join_pieces(self.store, ctx.layout, material, report.probe, count, work_dir=self.settings.work_dir)
+        self._media_done(ctx, run_id, index, renditions)
+
+    def media_failed(self, submission_id: str, run_id: str, index: int) -> None:
+        """A rendition that could not be made: its work objects go, the run still completes."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return
+        material, _report = self._video(ctx, run_id, index)
+        self.store.delete_prefix(media.work_prefix(ctx.layout, material))
+        self._media_done(ctx, run_id, index, {})
+
+    def _media_done(self, ctx: SubmissionContext, run_id: str, index: int, renditions: dict[str, str]) -> None:
+        self.store.put_json(ctx.layout.part(run_id, f"media-{index}-renditions.json"), renditions)
+        if self.state.mark_done(ctx.event.submission_id, run_id, "media", f"media-{index}"):
+            self.publish_media(ctx.event.submission_id, run_id)
+
+    def publish_media(self, submission_id: str, run_id: str) -> bool:
+        """Merge media keys into this run's verdict (status unchanged) and announce `media` once."""
+        ctx = self.context(submission_id, run_id)
+        expected = self.state.expected(submission_id, run_id, "media") if ctx else set()
+        if ctx is None or not expected or not self.state.complete(submission_id, run_id, "media"):
+            return False
+        verdict = self.store.get_json(ctx.layout.verdict())
+        if verdict is None or verdict.get("run_id") != run_id:
+            return False     # the rules are not decided yet: decide() calls this again
+        unpacked = self.load_part(ctx, run_id, "unpack")
+        paths = {m.path: i for i, m in enumerate(unpacked.materials or [])}
+        for video in verdict["videos"]:
+            index = paths.get(video["path"])
+            if f"media-{index}" in expected:
+                video["thumbnails"] = (self.store.get_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json")) or {}).get("thumbnails", {})
+                video["renditions"] = self.store.get_json(ctx.layout.part(run_id, f"media-{index}-renditions.json")) or {}
+        self.store.put_json(ctx.layout.verdict(), verdict)
+        self.state.announce(submission_id, run_id, "media", verdict["status"], ctx.layout.verdict())
+        return True
+
     # write-back -----------------------------------------------------------
     def deliver_callback(self, submission_id: str, run_id: str) -> int | None:
         """POST the verdict to the event's callback URL, signed; raises TransientError to retry."""
@@ -241,6 +338,14 @@ class Flow:
         status = post_signed(ctx.event.callback_url, body, self.settings.callback_secret.get_secret_value())
         log.info("callback_delivered", http_status=status)
         return status
+
+
+def _piece_name(piece: int) -> str:
+    return f"segment-{piece}" if piece >= 0 else "audio"
+
+
+def decodable(report: VideoReport, findings: list[Finding]) -> bool:
+    return report.probe is not None and not any(f.code == "VIDEO_UNREADABLE" for f in findings)
 
 
 def fan_out_parts(materials: list[Material], event: UploadEvent) -> list[tuple[str, int]]:

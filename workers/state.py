@@ -65,29 +65,47 @@ class RunState:
     def set_stage(self, submission_id: str, run_id: str, stage: str) -> None:
         self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "stage", stage)
 
-    # parts ----------------------------------------------------------------
-    def expect_parts(self, submission_id: str, run_id: str, names: list[str]) -> None:
-        key = f"{PREFIX}expected:{submission_id}:{run_id}"
+    # completion sets -------------------------------------------------------
+    # A group ("parts", "media", "segments-3" ...) is a set of expected names and a set of
+    # done names; it is complete when nothing expected is missing.
+    def _keys(self, submission_id: str, run_id: str, group: str) -> tuple[str, str]:
+        return f"{PREFIX}expected:{group}:{submission_id}:{run_id}", f"{PREFIX}done:{group}:{submission_id}:{run_id}"
+
+    def expect(self, submission_id: str, run_id: str, group: str, names: list[str], *, replace: bool = True) -> None:
+        expected, done = self._keys(submission_id, run_id, group)
         pipe = self.r.pipeline()
-        pipe.delete(key)
+        if replace:
+            pipe.delete(expected, done)
         if names:
-            pipe.sadd(key, *names)
-        pipe.expire(key, TTL_S)
-        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "expected", len(names))
+            pipe.sadd(expected, *names)
+        pipe.expire(expected, TTL_S)
         pipe.execute()
 
-    def part_done(self, submission_id: str, run_id: str, name: str) -> bool:
-        """Record a finished part; True when every expected part is done."""
-        done_key = f"{PREFIX}done:{submission_id}:{run_id}"
+    def mark_done(self, submission_id: str, run_id: str, group: str, name: str) -> bool:
+        """Record a finished name; True when every expected name of the group is done."""
+        expected, done = self._keys(submission_id, run_id, group)
         pipe = self.r.pipeline()
-        pipe.sadd(done_key, name)
-        pipe.expire(done_key, TTL_S)
-        pipe.sdiff(f"{PREFIX}expected:{submission_id}:{run_id}", done_key)
+        pipe.sadd(done, name)
+        pipe.expire(done, TTL_S)
+        pipe.sdiff(expected, done)
         _, _, missing = pipe.execute()
         return not missing
 
+    def complete(self, submission_id: str, run_id: str, group: str) -> bool:
+        return not self.r.sdiff(*self._keys(submission_id, run_id, group))
+
+    def expected(self, submission_id: str, run_id: str, group: str) -> set[str]:
+        return set(self.r.smembers(self._keys(submission_id, run_id, group)[0]))
+
+    def expect_parts(self, submission_id: str, run_id: str, names: list[str]) -> None:
+        self.expect(submission_id, run_id, "parts", names)
+        self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "expected", len(names))
+
+    def part_done(self, submission_id: str, run_id: str, name: str) -> bool:
+        return self.mark_done(submission_id, run_id, "parts", name)
+
     def all_done(self, submission_id: str, run_id: str) -> bool:
-        return not self.r.sdiff(f"{PREFIX}expected:{submission_id}:{run_id}", f"{PREFIX}done:{submission_id}:{run_id}")
+        return self.complete(submission_id, run_id, "parts")
 
     # notices --------------------------------------------------------------
     def announce(self, submission_id: str, run_id: str, kind: str, status: str, key: str) -> bool:

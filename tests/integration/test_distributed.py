@@ -37,7 +37,8 @@ def cluster(s3_server, redis_url, tmp_path_factory, ffmpeg_available):
            "SMARTEDU_S3_ACCESS_KEY": s3_server.access_key, "SMARTEDU_S3_SECRET_KEY": s3_server.secret_key,
            "SMARTEDU_S3_SECURE": "false", "SMARTEDU_UPLOADS_BUCKET": "uploads", "SMARTEDU_BUCKET": bucket,
            "SMARTEDU_WORK_DIR": str(work / "scratch"), "SMARTEDU_HEARTBEAT_MS": "3000",
-           "SMARTEDU_MAINTENANCE_CHANCE": "1000000", "SMARTEDU_PROMETHEUS": "0", "SMARTEDU_CALLBACK_SECRET": SECRET}
+           "SMARTEDU_MAINTENANCE_CHANCE": "1000000", "SMARTEDU_PROMETHEUS": "0", "SMARTEDU_CALLBACK_SECRET": SECRET,
+           "SMARTEDU_SEGMENT_THRESHOLD_S": "20", "SMARTEDU_SEGMENT_S": "10"}
     client = s3_server.client()
     for name in ("uploads", bucket):
         if not client.bucket_exists(name):
@@ -79,9 +80,11 @@ def add_event(cluster, event) -> str:
     return cluster["redis"].xadd("smartedu:uploads", {"event": raw})
 
 
-def notices(cluster, sid: str | None = None) -> list[dict]:
+def notices(cluster, sid: str | None = None, kind: str | None = "verdict") -> list[dict]:
+    """Notices on smartedu:verdicts; by default the `verdict` ones (one per run), not `media`."""
     entries = cluster["redis"].xrange("smartedu:verdicts")
-    return [fields for _id, fields in entries if sid is None or fields.get("submission_id") == sid]
+    return [fields for _id, fields in entries
+            if (sid is None or fields.get("submission_id") == sid) and (kind is None or fields.get("kind") == kind)]
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -231,3 +234,29 @@ def test_status_and_rerun_commands(cluster, processes):
     assert data["stages_last_hour"]["unpack"]["count"] >= 2
     dead = subprocess.run([SMARTEDU, "dead-letters", "list"], env=cluster["env"], capture_output=True, timeout=60)
     assert dead.returncode == 0
+
+
+def test_renditions_are_made_in_segments_across_workers_and_announced(cluster, processes):
+    from pipeline.sample import VideoSpec
+
+    processes("worker", "--processes", "1", "--threads", "2")
+    processes("worker", "--processes", "1", "--threads", "2")
+    event = upload(cluster, "media", project="case", video=VideoSpec(duration_s=40, fps=10))
+    add_event(cluster, event)
+    processes("ingest", "--claim-idle", "5")
+    sid = event["submission_id"]
+    wait_for(lambda: len(notices(cluster, sid, kind=None)) == 2, 240, "verdict and media notices")
+    kinds = [n["kind"] for n in notices(cluster, sid, kind=None)]
+    assert kinds == ["verdict", "media"]
+    verdict = verdict_of(cluster, sid)
+    video = verdict["videos"][0]
+    assert set(video["thumbnails"]) == {"poster.jpg", "poster-small.jpg", "storyboard.jpg", "storyboard.vtt"}
+    rendition = video["renditions"]["720p"]
+    assert rendition.startswith(f"renditions/{sid}/") and rendition.endswith("/720p.mp4")
+    names = [o.object_name for o in cluster["s3"].list_objects(cluster["bucket"], prefix=f"renditions/{sid}/", recursive=True)]
+    assert names == [rendition]                                    # the segments' work objects are gone
+    local = cluster["work"] / f"{sid}.mp4"
+    cluster["s3"].fget_object(cluster["bucket"], rendition, str(local))
+    probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_streams",
+                                       "-print_format", "json", str(local)], capture_output=True, check=True).stdout)
+    assert int(probe["streams"][0]["nb_read_frames"]) == 400 and probe["streams"][0]["height"] == 720

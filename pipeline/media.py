@@ -1,0 +1,124 @@
+"""Renditions and thumbnails for one video, under the submission's deterministic keys.
+
+The embedded mode encodes in one process; the distributed mode calls the segment steps from
+separate messages (split, one per segment, audio, join). Scratch files live in a temporary
+folder that is removed whatever happens; segment objects live under the rendition's `work/`
+prefix, which the join (or a failed run's clean-up) removes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import ffmpeg, thumbnails, transcode
+from .errors import PermanentError
+from .models import Material, VideoProbe
+from .probe import tool_source
+from .storage import ObjectStore
+from .layout import Layout
+
+SPEC = transcode.RenditionSpec()
+CONTENT_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg", ".vtt": "text/vtt"}
+
+
+@contextmanager
+def scratch(work_dir: Path | None):
+    folder = Path(tempfile.mkdtemp(prefix="media-", dir=work_dir))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _put(store: ObjectStore, key: str, path: Path) -> str:
+    store.put_file(key, path, CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+    return key
+
+
+def _demuxer(probe: VideoProbe) -> str:
+    demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
+    if demuxer is None:
+        raise PermanentError(f"no demuxer for {probe.container}", code="VIDEO_UNREADABLE")
+    return demuxer
+
+
+def work_prefix(layout: Layout, material: Material) -> str:
+    return layout.rendition(material.sha256, "work/")
+
+
+def make_thumbnails(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
+                    work_dir: Path | None = None) -> dict[str, str]:
+    with scratch(work_dir) as folder, tool_source(store, material.key) as source:
+        made = thumbnails.make_thumbnails(source, _demuxer(probe), probe.duration_s or 0.0, folder)
+        return {name: _put(store, layout.thumbnail(material.sha256, name), path) for name, path in made.items()}
+
+
+def make_rendition(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
+                   work_dir: Path | None = None, threads: int = 0, spec: transcode.RenditionSpec = SPEC) -> dict[str, str]:
+    """The 720p rendition in one ffmpeg process."""
+    with scratch(work_dir) as folder, tool_source(store, material.key) as source:
+        out = folder / "720p.mp4"
+        transcode.encode_single(source, _demuxer(probe), out, spec, sample_aspect=probe.sample_aspect_ratio, fps=probe.fps,
+                                has_audio=bool(probe.audio), duration_s=probe.duration_s or 0.0, threads=threads)
+        return {"720p": _put(store, layout.rendition(material.sha256), out)}
+
+
+def segment_count(probe: VideoProbe, spec: transcode.RenditionSpec = SPEC) -> int:
+    return transcode.plan_segments(probe.duration_s or 0.0, spec)
+
+
+def split_source(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
+                 work_dir: Path | None = None, spec: transcode.RenditionSpec = SPEC) -> int:
+    """Cut the source's video at keyframes into `work/src-NNNN.mp4` objects; returns the count."""
+    prefix = work_prefix(layout, material)
+    store.delete_prefix(prefix)
+    with scratch(work_dir) as folder, tool_source(store, material.key) as source:
+        pieces = transcode.split(source, _demuxer(probe), folder, spec, probe.duration_s or 0.0)
+        for index, piece in enumerate(pieces):
+            _put(store, f"{prefix}src-{index:04d}.mp4", piece)
+    return len(pieces)
+
+
+def encode_piece(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, index: int, *,
+                 work_dir: Path | None = None, threads: int = 1, spec: transcode.RenditionSpec = SPEC) -> str:
+    prefix = work_prefix(layout, material)
+    with scratch(work_dir) as folder, store.local_path(f"{prefix}src-{index:04d}.mp4") as piece:
+        out = folder / f"enc-{index:04d}.mp4"
+        transcode.encode_segment(piece, out, spec, sample_aspect=probe.sample_aspect_ratio, fps=probe.fps, threads=threads)
+        return _put(store, f"{prefix}enc-{index:04d}.mp4", out)
+
+
+def encode_audio_piece(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
+                       work_dir: Path | None = None, spec: transcode.RenditionSpec = SPEC) -> str | None:
+    if not probe.audio:
+        return None
+    with scratch(work_dir) as folder, tool_source(store, material.key) as source:
+        out = folder / "audio.m4a"
+        transcode.encode_audio(source, _demuxer(probe), out, spec, probe.duration_s or 0.0)
+        return _put(store, work_prefix(layout, material) + "audio.m4a", out)
+
+
+def join_pieces(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, count: int, *,
+                work_dir: Path | None = None) -> dict[str, str]:
+    """Join the encoded segments and the audio into the rendition, then drop the work objects."""
+    prefix = work_prefix(layout, material)
+    with scratch(work_dir) as folder:
+        pieces = []
+        for index in range(count):
+            local = folder / f"enc-{index:04d}.mp4"
+            with store.open(f"{prefix}enc-{index:04d}.mp4") as source, open(local, "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+            pieces.append(local)
+        audio = None
+        if probe.audio:
+            audio = folder / "audio.m4a"
+            with store.open(prefix + "audio.m4a") as source, open(audio, "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+        out = folder / "720p.mp4"
+        transcode.join(pieces, audio, out, probe.duration_s or 0.0)
+        key = _put(store, layout.rendition(material.sha256), out)
+    store.delete_prefix(prefix)
+    return {"720p": key}

@@ -1,0 +1,120 @@
+"""A poster and a storyboard for each video.
+
+Poster: ffmpeg's `thumbnail` filter picks the most representative frame of a short run at
+several points of the video; among those candidates the one whose small JPEG is largest wins
+(black, flat or blurred frames compress to little). Storyboard: a 10x10 sprite of 160x90
+tiles, one every duration/100 seconds, from keyframes only, with a WebVTT track (#xywh=) that
+players use for previews while scrubbing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ffmpeg
+
+CANDIDATE_POINTS = (0.15, 0.35, 0.55, 0.75)
+POSTER_SIZES = {"poster.jpg": (1280, 720), "poster-small.jpg": (320, 180)}
+
+
+@dataclass(frozen=True)
+class StoryboardSpec:
+    columns: int = 10
+    rows: int = 10
+    tile_width: int = 160
+    tile_height: int = 90
+
+    @property
+    def tiles(self) -> int:
+        return self.columns * self.rows
+
+
+def fit(width: int, height: int) -> str:
+    return (f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1")
+
+
+def candidate_command(source: str, demuxer: str, at_s: float, out: Path, frames: int = 30) -> list[str]:
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", "-ss", f"{at_s:.3f}",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-vf", f"thumbnail={frames},{fit(320, 180)}",
+            "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "3", str(out)]
+
+
+def frame_command(source: str, demuxer: str, at_s: float, out: Path, width: int, height: int) -> list[str]:
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", "-ss", f"{at_s:.3f}",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-vf", fit(width, height), "-frames:v", "1",
+            "-q:v", "3", str(out)]
+
+
+def storyboard_command(source: str, demuxer: str, duration_s: float, out: Path, spec: StoryboardSpec, *,
+                       keyframes_only: bool = True) -> list[str]:
+    rate = spec.tiles / max(duration_s, 0.1)
+    skip = ["-skip_frame", "nokey"] if keyframes_only else []
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *skip,
+            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0",
+            "-vf", f"fps={rate:.6f},{fit(spec.tile_width, spec.tile_height)},tile={spec.columns}x{spec.rows}",
+            "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "4", str(out)]
+
+
+def _stamp(seconds: float) -> str:
+    hours, rest = divmod(max(seconds, 0.0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours):02d}:{int(minutes):02d}:{secs:06.3f}"
+
+
+def storyboard_vtt(duration_s: float, image_name: str, spec: StoryboardSpec) -> str:
+    step = duration_s / spec.tiles
+    lines = ["WEBVTT", ""]
+    for index in range(spec.tiles):
+        x = (index % spec.columns) * spec.tile_width
+        y = (index // spec.columns) * spec.tile_height
+        lines += [f"{_stamp(index * step)} --> {_stamp((index + 1) * step)}",
+                  f"{image_name}#xywh={x},{y},{spec.tile_width},{spec.tile_height}", ""]
+    return "\n".join(lines)
+
+
+def make_thumbnails(source: str, demuxer: str, duration_s: float, out_dir: Path, *, timeout_s: float = 120,
+                    spec: StoryboardSpec = StoryboardSpec()) -> dict[str, Path]:
+    """Write poster.jpg, poster-small.jpg, storyboard.jpg and storyboard.vtt into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    best: tuple[int, float] | None = None
+    for index, point in enumerate(CANDIDATE_POINTS):
+        at = duration_s * point
+        candidate = out_dir / f"candidate-{index}.jpg"
+        try:
+            ffmpeg.run(candidate_command(source, demuxer, at, candidate), timeout_s=timeout_s, stdout=False)
+        except ffmpeg.FFmpegError:
+            continue
+        if candidate.exists():
+            size = candidate.stat().st_size
+            if best is None or size > best[0]:
+                best = (size, at)
+            candidate.unlink()
+    chosen = best[1] if best else 0.0
+    outputs = {}
+    for name, (width, height) in POSTER_SIZES.items():
+        _run_for(out_dir / name, frame_command(source, demuxer, chosen, out_dir / name, width, height), timeout_s)
+        outputs[name] = out_dir / name
+    sprite = out_dir / "storyboard.jpg"
+    # Keyframes only is ~4x cheaper; a video with too few keyframes to fill the sprite gets a full decode.
+    for keyframes_only in (True, False):
+        try:
+            _run_for(sprite, storyboard_command(source, demuxer, duration_s, sprite, spec, keyframes_only=keyframes_only),
+                     timeout_s * 4)
+            break
+        except ffmpeg.FFmpegError:
+            if not keyframes_only:
+                raise
+    outputs["storyboard.jpg"] = sprite
+    (out_dir / "storyboard.vtt").write_text(storyboard_vtt(duration_s, "storyboard.jpg", spec), encoding="utf-8")
+    outputs["storyboard.vtt"] = out_dir / "storyboard.vtt"
+    return outputs
+
+
+def _run_for(output: Path, cmd: list[str], timeout_s: float) -> None:
+    """Run ffmpeg for one image; an exit of 0 with no image is a failure too."""
+    output.unlink(missing_ok=True)
+    result = ffmpeg.run(cmd, timeout_s=timeout_s, stdout=False)
+    if not output.exists() or output.stat().st_size == 0:
+        raise ffmpeg.FFmpegError(f"ffmpeg wrote no {output.name}", cmd=cmd, returncode=0, stderr_tail=result.stderr_tail)
