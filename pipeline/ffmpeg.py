@@ -26,7 +26,7 @@ STDERR_TAIL_LINES = 20
 
 # The ffmpeg demuxers we allow for each container sniffed from the bytes.
 DEMUXERS = {
-    "mp4": "mov", "mov": "mov", "3gp": "mov",
+    "mp4": "mov", "mov": "mov", "3gp": "mov", "isobmff": "mov",
     "matroska": "matroska", "webm": "matroska",
     "avi": "avi", "flv": "flv", "asf": "asf", "mpegts": "mpegts", "mpegps": "mpeg",
 }

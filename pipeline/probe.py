@@ -52,13 +52,12 @@ def sniff_container(head: bytes) -> Container:
         compatible = [head[i:i + 4].decode("latin-1") for i in range(16, min(size, len(head)) - 3, 4)]
         if brand == "qt  ":
             return Container("mov", brand, compatible)
-        if brand in MP4_BRANDS or brand.startswith("mp4") or (brand != "qt  " and MP4_COMPATIBLE & set(compatible) and not brand.startswith("3g")):
-            return Container("mp4", brand, compatible)
         if brand.startswith("3g"):
             return Container("3gp", brand, compatible)
-        if "qt  " in compatible:
-            return Container("mov", brand, compatible)
-        return Container("mp4" if MP4_COMPATIBLE & set(compatible) else "mov", brand, compatible)
+        if brand in MP4_BRANDS or brand.startswith("mp4") or MP4_COMPATIBLE & set(compatible):
+            return Container("mp4", brand, compatible)
+        # Another ISO-BMFF family (HEIF, Canon raw ...): neither MP4 nor QuickTime.
+        return Container("mov" if "qt  " in compatible else "isobmff", brand, compatible)
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
         return Container("mov")
     if head.startswith(b"\x1a\x45\xdf\xa3"):
@@ -135,10 +134,14 @@ def mediainfo_tracks(source: str, timeout_s: float, parse_speed: float = 0.5) ->
 
 
 def _num(value: Any) -> float | None:
+    """A number from a tool's field: '30.000', '25/1', '1920 pixels'."""
     if value is None or value == "":
         return None
+    text = str(value)
+    if "/" in text:
+        return _ratio(text)
     try:
-        return float(str(value).split(" ")[0].split("/")[0]) if "/" not in str(value) else _ratio(str(value))
+        return float(text.split(" ")[0])
     except ValueError:
         return None
 
@@ -212,9 +215,8 @@ def from_ffprobe(data: dict) -> dict[str, Any]:
                 rotation = -int(round(float(side["rotation"])))
         if not rotation and "rotate" in video.get("tags", {}):
             rotation = _int(video["tags"]["rotate"]) or 0
-        sar = _ratio(video.get("sample_aspect_ratio", "")) if video.get("sample_aspect_ratio") not in (None, "0:1", "N/A") else None
-        if video.get("sample_aspect_ratio") and ":" in video["sample_aspect_ratio"]:
-            sar = _ratio(video["sample_aspect_ratio"].replace(":", "/"))
+        sar_text = video.get("sample_aspect_ratio") or ""
+        sar = _ratio(sar_text.replace(":", "/")) if ":" in sar_text and sar_text != "0:1" else None
         avg, real = _ratio(video.get("avg_frame_rate", "")), _ratio(video.get("r_frame_rate", ""))
         out.update(
             video_codec=video.get("codec_name"), video_profile=video.get("profile"),
@@ -290,7 +292,7 @@ def probe_video(store: ObjectStore, key: str, *, timeout_s: float = 60) -> Video
     with store.open(key) as reader:
         head = reader.read(HEAD_BYTES)
         container = sniff_container(head)
-        boxes = scan_boxes(reader, stat.size) if container.name in ("mp4", "mov", "3gp") else None
+        boxes = scan_boxes(reader, stat.size) if ffmpeg.DEMUXERS.get(container.name) == "mov" else None
     if not container.is_video_container:
         raise PermanentError(f"not a video container ({container.name})", code="VIDEO_UNREADABLE",
                              detail={"reason": "不是视频文件", "container": container.name})

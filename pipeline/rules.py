@@ -75,7 +75,8 @@ def check_video(path: str, role: str | None, probe: VideoProbe, rules: Rules) ->
 
 def _container_label(probe: VideoProbe) -> str:
     names = {"mov": "QuickTime（MOV）", "matroska": "MKV", "webm": "WebM", "avi": "AVI", "flv": "FLV",
-             "asf": "WMV/ASF", "mpegts": "MPEG-TS", "mpegps": "MPEG-PS", "3gp": "3GP"}
+             "asf": "WMV/ASF", "mpegts": "MPEG-TS", "mpegps": "MPEG-PS", "3gp": "3GP",
+             "isobmff": f"ISO媒体文件（{(probe.brand or '').strip() or '未知品牌'}）"}
     return names.get(probe.container or "", probe.container or "未知")
 
 

@@ -58,6 +58,11 @@ def _aac(spec: RenditionSpec) -> list[str]:
     return ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{spec.audio_kbps}k", "-ac", "2", "-ar", str(spec.audio_rate)]
 
 
+def _thread_limits(threads: int) -> list[str]:
+    """Before `-i`: decoder and filter threads too, or a '1-thread' encode still fills every core."""
+    return ["-threads", str(threads), "-filter_threads", str(threads)] if threads > 0 else []
+
+
 def _timing(spec: RenditionSpec, fps: float | None) -> list[str]:
     # Pass frame timing through unless the rate must be capped (the fps filter then rules).
     return [] if fps and fps > spec.max_fps + 0.01 else ["-fps_mode", "passthrough"]
@@ -65,7 +70,8 @@ def _timing(spec: RenditionSpec, fps: float | None) -> list[str]:
 
 def single_pass_command(source: str, demuxer: str, out: Path, spec: RenditionSpec, *, sample_aspect: float | None,
                         fps: float | None, has_audio: bool, threads: int = 0) -> list[str]:
-    cmd = [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *ffmpeg.input_args(source, demuxer),
+    cmd = [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *_thread_limits(threads),
+           *ffmpeg.input_args(source, demuxer),
            "-map", "0:v:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps)]
     if has_audio:
         cmd += ["-map", "0:a:0", *_aac(spec)]
@@ -82,8 +88,8 @@ def split_command(source: str, demuxer: str, pattern: Path, spec: RenditionSpec)
 def segment_command(segment: Path, out: Path, spec: RenditionSpec, *, sample_aspect: float | None, fps: float | None,
                     threads: int = 1) -> list[str]:
     """Encode one segment's video (our own file from the split, still read as mp4 only)."""
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *ffmpeg.input_args(str(segment), "mov"),
-            "-map", "0:v:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps),
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *_thread_limits(threads),
+            *ffmpeg.input_args(str(segment), "mov"), "-map", "0:v:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps),
             "-an", "-f", "mp4", str(out)]
 
 

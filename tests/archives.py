@@ -81,22 +81,20 @@ def corrupt_crc(data: bytes) -> bytes:
     return bytes(raw)
 
 
-def encrypted_with_zip_cli(tmp: Path, name: str, body: bytes) -> bytes | None:
-    if shutil.which("zip") is None:
+def _zip_with_cli(tmp: Path, name: str, body: bytes, tool: str, argv: list[str], out_name: str) -> bytes | None:
+    """Write `body` as `name`, run a Debian archiver over it, return the archive (None if absent)."""
+    if shutil.which(tool) is None:
         return None
     src = tmp / name
     src.write_bytes(body)
-    out = tmp / "enc.zip"
-    subprocess.run(["zip", "-q", "-j", "-P", "secret", str(out), str(src)], check=True, timeout=60)
+    out = tmp / out_name
+    subprocess.run([tool, *argv, str(out), str(src)], check=True, timeout=120, stdout=subprocess.DEVNULL)
     return out.read_bytes()
+
+
+def encrypted_with_zip_cli(tmp: Path, name: str, body: bytes) -> bytes | None:
+    return _zip_with_cli(tmp, name, body, "zip", ["-q", "-j", "-P", "secret"], "enc.zip")
 
 
 def deflate64_with_7z(tmp: Path, name: str, body: bytes) -> bytes | None:
-    if shutil.which("7z") is None:
-        return None
-    src = tmp / name
-    src.write_bytes(body)
-    out = tmp / "d64.zip"
-    subprocess.run(["7z", "a", "-bd", "-tzip", "-mm=Deflate64", str(out), str(src)], check=True, timeout=120,
-                   stdout=subprocess.DEVNULL)
-    return out.read_bytes()
+    return _zip_with_cli(tmp, name, body, "7z", ["a", "-bd", "-tzip", "-mm=Deflate64"], "d64.zip")

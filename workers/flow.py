@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 import urllib.error
 import urllib.request
@@ -377,6 +376,3 @@ def post_signed(url: str, body: bytes, secret: str, timeout_s: float = 10) -> in
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         raise TransientError(f"callback unreachable: {exc}") from exc
 
-
-def event_json(event: UploadEvent) -> str:
-    return json.dumps(event.model_dump(mode="json"), ensure_ascii=False)

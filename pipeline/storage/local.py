@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,9 +72,3 @@ class LocalStore(ObjectStore):
         if not path.is_file():
             raise InputVanishedError(f"no object {key}")
         yield path
-
-    def copy_in(self, key: str, source: Path) -> None:
-        """Place a local file into the store (the embedded mode's archive)."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)

@@ -11,7 +11,7 @@ import pytest
 from pipeline import ffmpeg
 from pipeline.sample import VideoSpec, make_video
 from tests import media
-from tests.helpers import codes, replace_member, run_check, sample
+from tests.helpers import replace_member, run_check, sample
 
 pytestmark = pytest.mark.integration
 

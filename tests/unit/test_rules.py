@@ -108,3 +108,21 @@ def test_main_work_must_match_a_member():
     materials = [Material(path="实录.mp4", size=1, sha256="abc", kind="video")]
     assert rulebook.check_main_work("abc", "main.mp4", materials) == []
     assert codes(rulebook.check_main_work("zzz", "main.mp4", materials)) == ["MAIN_WORK_MISMATCH"]
+
+
+def test_container_truth_from_brands():
+    from pipeline.probe import sniff_container
+
+    def ftyp(major: bytes, *compatible: bytes) -> bytes:
+        body = major + b"\0\0\0\0" + b"".join(compatible)
+        return (8 + len(body)).to_bytes(4, "big") + b"ftyp" + body + b"\0\0\0\x08free"
+
+    assert sniff_container(ftyp(b"isom", b"isom", b"avc1")).name == "mp4"
+    assert sniff_container(ftyp(b"mp42", b"mp41")).name == "mp4"
+    assert sniff_container(ftyp(b"qt  ", b"qt  ")).name == "mov"
+    assert sniff_container(ftyp(b"3gp4", b"isom")).name == "3gp"
+    assert sniff_container(ftyp(b"heic", b"mif1")).name == "isobmff"
+    assert sniff_container(b"\x1a\x45\xdf\xa3" + b"\0" * 40).name == "matroska"
+    assert sniff_container(b"RIFF\0\0\0\0AVI LIST").name == "avi"
+    assert sniff_container(b"#EXTM3U\n#EXTINF:10,\nx.ts\n").name == "hls"
+    assert sniff_container(b"ffconcat version 1.0\nfile 'a.mp4'\n").name == "ffconcat"
