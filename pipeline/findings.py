@@ -23,6 +23,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "MATERIAL_UNRECOGNIZED": ("info", "未能从文件名识别{file}属于哪类材料，已按相关素材处理。"),
     "MAIN_WORK_MISMATCH": ("warn", "单独上传的主作品{file}{reason}，请确认两处上传的是同一文件。"),
     "REGISTRATION_FORM_UNPARSED": ("warn", "报名表{file}中的栏目未能读取（{reason}），请使用附件2的模板填写。"),
+    "REGISTRATION_FORM_MISMATCH": ("warn", "报名表{file}中的{label}为“{form_value}”，与上传信息“{event_value}”不一致，请核对。"),
     "AUTHORS_TOO_MANY": ("fail", "作者共{count}人，超过本项目{limit}人的上限（{source}）。"),
     "AUTHORS_DIFFERENT_UNITS": ("fail", "教师案例的作者须来自同一单位，现为{count}个单位：{units_text}。"),
     "SUBMITTED_AFTER_DEADLINE": ("fail", "作品上传时间为{uploaded_at}，晚于截止时间{deadline}。"),

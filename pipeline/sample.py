@@ -16,23 +16,22 @@ from pathlib import Path
 
 from . import ffmpeg
 
-SENTENCES = [
-    "学校依托国家中小学智慧教育平台的课程资源开展课前预习和课后拓展",
-    "教师在备课环节使用平台上的优质课例进行二次设计并结合本班学情调整教学目标",
-    "双师课堂模式让名师讲授与本地教师辅导有机结合提高了课堂效率",
-    "学生借助平台的自主学习栏目养成了每天定时学习的良好习惯",
-    "家长通过手机应用了解孩子的学习进度家校沟通更加顺畅",
-    "课后服务时段我们选用平台中的科学实验和劳动教育资源丰富活动内容",
-    "教研组每周利用平台的教师研修版块开展主题研讨和集体备课",
-    "在作业设计中引用平台练习资源实现了分层布置和精准反馈",
-    "乡村学校通过平台共享城区学校的优质资源缩小了城乡教育差距",
-    "我们建立了平台应用的激励机制定期评选应用之星并推广典型经验",
-    "数据显示使用平台资源后学生课堂参与度和作业完成率明显提升",
-    "答疑辅导环节教师推荐平台上的微课视频帮助学生突破重点难点",
-    "区域层面统筹推进平台应用培训覆盖全体学科教师",
-    "针对应用中出现的网络和设备问题学校制定了保障方案",
-    "下一步将继续深化平台资源与课堂教学的融合探索更多创新应用场景",
-]
+# Fragments for sample prose: short enough, and mixed with numbers, that two samples never
+# share long runs of text (so they do not look like copies of each other to the duplication check).
+SUBJECTS = ["学校", "教研组", "我们", "班主任", "教师团队", "备课组", "年级组", "课题组", "学科组", "校本研修小组"]
+ACTIONS = ["依托国家平台", "借助智慧教育平台", "结合平台资源", "利用平台课程", "围绕平台功能", "通过平台应用"]
+VERBS = ["开展了", "组织了", "推进了", "探索了", "完成了", "实施了", "设计了", "优化了"]
+OBJECTS = ["课前预习", "双师课堂", "课后服务", "作业设计", "家校交流", "教师研修", "自主学习", "答疑辅导", "集体备课", "分层教学"]
+METRICS = ["课堂参与度", "作业完成率", "阅读时长", "家长满意度", "资源使用率", "学习兴趣"]
+TITLES = {"case": "依托国家平台开展双师课堂的实践", "lesson": "《分数的初步认识》双师课堂课例", "team": "学科教研群国家平台规模化应用"}
+
+
+def _sentence(rng: random.Random) -> str:
+    """No stretch without a number is longer than 12 characters once punctuation is gone, and
+    every number has 3 or 4 digits: two samples share a 13-character run only by a rare draw."""
+    return (f"第{rng.randrange(1000, 10000)}号{rng.choice(SUBJECTS)}在{rng.randrange(100, 1000)}次{rng.choice(ACTIONS)}"
+            f"{rng.choice(VERBS)}{rng.randrange(1000, 10000)}场{rng.choice(OBJECTS)}活动，参与学生{rng.randrange(1000, 10000)}名，"
+            f"{rng.choice(METRICS)}提升{rng.randrange(100, 1000) / 10}个百分点")
 
 
 @dataclass
@@ -53,14 +52,14 @@ class SampleSpec:
     project: str = "case"
     applicant_type: str | None = None
     submission_id: str | None = None
-    title: str = "依托国家平台开展双师课堂的实践"
+    title: str | None = None       # default: a title per project
     district: str = "高新区"
     unit: str = "高新区实验小学"
     authors: list[dict] = field(default_factory=lambda: [{"name": "张三", "unit": "高新区实验小学"}])
     uploaded_at: str = "2023-07-20T10:00:00+08:00"
     video: VideoSpec = field(default_factory=VideoSpec)
     drop_roles: tuple[str, ...] = ()
-    seed: int = 0
+    seed: int = 0                  # with the submission id, seeds the generated prose
 
 
 def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
@@ -88,13 +87,9 @@ def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
     return path
 
 
-def _paragraphs(seed: int, count: int) -> list[str]:
+def _paragraphs(seed: str, count: int) -> list[str]:
     rng = random.Random(seed)
-    paragraphs = []
-    for _ in range(count):
-        picked = rng.sample(SENTENCES, 4)
-        paragraphs.append("。".join(picked) + f"。（样本编号{rng.randrange(10**6):06d}）")
-    return paragraphs
+    return ["。".join(_sentence(rng) for _ in range(5)) + "。" for _ in range(count)]
 
 
 def make_docx(path: Path, title: str, paragraphs: list[str], table: list[tuple[str, str]] | None = None) -> Path:
@@ -140,6 +135,9 @@ def build_sample(out_zip: Path, spec: SampleSpec, event_path: Path | None = None
         The upload event as a dict; its archive key is the zip's file name.
     """
     applicant = spec.applicant_type or ("team" if spec.project == "team" else "teacher")
+    sid = _sample_id(spec, out_zip)
+    title = spec.title or TITLES[spec.project]
+    seed = f"{sid}:{spec.seed}"
     first_author = spec.authors[0]["name"] if spec.authors else "张三"
     project_label = {"case": "国家平台应用案例", "lesson": "“双师课堂”应用模式课例", "team": "国家平台应用优秀团队"}[spec.project]
     files: dict[str, Path] = {}
@@ -150,34 +148,33 @@ def build_sample(out_zip: Path, spec: SampleSpec, event_path: Path | None = None
             if role not in spec.drop_roles:
                 files[name] = maker(work / f"{len(files)}{Path(name).suffix}")
 
-        form_rows = [("作品名称", spec.title), ("项目类别", project_label), ("申报类型", applicant),
+        form_rows = [("作品名称", title), ("项目类别", project_label), ("申报类型", applicant),
                      ("作者", "、".join(a["name"] for a in spec.authors)), ("单位", spec.unit),
                      ("所属区县", spec.district), ("联系电话", "13800000000")]
         add("registration_form", f"附件2 国家平台应用专项活动报名表（{first_author}）.docx",
             lambda p: make_docx(p, "国家平台应用专项活动报名表", [], form_rows))
         video_ext = {"mp4": ".mp4", "mov": ".mp4", "matroska": ".mp4"}[spec.video.container]
         if spec.project == "case":
-            add("case_intro", f"《{spec.title}》案例介绍.docx", lambda p: make_docx(p, spec.title, _paragraphs(spec.seed, 6)))
+            add("case_intro", f"《{title}》案例介绍.docx", lambda p: make_docx(p, title, _paragraphs(seed, 6)))
             add("application_video", f"应用视频{video_ext}", lambda p: make_video(p, spec.video))
             if applicant in ("school", "district"):
-                add("publicity_report", "宣传报道.docx", lambda p: make_docx(p, "宣传报道", _paragraphs(spec.seed + 1, 2)))
-                add("promotion_plan", "推广方案.docx", lambda p: make_docx(p, "推广方案", _paragraphs(spec.seed + 2, 2)))
+                add("publicity_report", "宣传报道.docx", lambda p: make_docx(p, "宣传报道", _paragraphs(seed + ":1", 2)))
+                add("promotion_plan", "推广方案.docx", lambda p: make_docx(p, "推广方案", _paragraphs(seed + ":2", 2)))
         elif spec.project == "lesson":
             add("classroom_recording", f"《分数的初步认识》课堂教学实录{video_ext}", lambda p: make_video(p, spec.video))
             add("courseware", "分数的初步认识课件.pptx", lambda p: make_pptx(p, "分数的初步认识", ["认识几分之一", "比较分数大小"]))
-            add("lesson_plan", "《分数的初步认识》教学设计.docx", lambda p: make_docx(p, "教学设计", _paragraphs(spec.seed + 3, 3)))
+            add("lesson_plan", "《分数的初步认识》教学设计.docx", lambda p: make_docx(p, "教学设计", _paragraphs(seed + ":3", 3)))
         else:
-            add("case_intro", "集体应用案例介绍.docx", lambda p: make_docx(p, spec.title, _paragraphs(spec.seed, 6)))
-            add("news_report", "新闻报道.docx", lambda p: make_docx(p, "新闻报道", _paragraphs(spec.seed + 4, 2)))
+            add("case_intro", "集体应用案例介绍.docx", lambda p: make_docx(p, title, _paragraphs(seed, 6)))
+            add("news_report", "新闻报道.docx", lambda p: make_docx(p, "新闻报道", _paragraphs(seed + ":4", 2)))
             add("team_video", f"团队专题介绍视频{video_ext}", lambda p: make_video(p, spec.video))
         out_zip.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, path in files.items():
                 archive.write(path, name, compress_type=zipfile.ZIP_STORED if name.endswith(".mp4") else zipfile.ZIP_DEFLATED)
-    sid = _sample_id(spec, out_zip)
     event = {
         "submission_id": sid, "project": spec.project, "applicant_type": applicant, "district": spec.district,
-        "unit": spec.unit, "title": spec.title, "authors": spec.authors,
+        "unit": spec.unit, "title": title, "authors": spec.authors,
         "archive": {"bucket": "uploads", "key": f"{sid}/{out_zip.name}"}, "uploaded_at": spec.uploaded_at,
     }
     if event_path is not None:

@@ -22,14 +22,20 @@ from .classify import classify_materials
 from .documents import analyse_document, wants_text
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
-from .models import DocumentReport, Finding, Material, QcResult, UploadEvent, Verdict, VideoProbe, VideoReport
+from .models import Author, DocumentReport, Finding, Material, QcResult, UploadEvent, Verdict, VideoProbe, VideoReport
 from . import ffmpeg
 from .probe import probe_video, tool_source
 from .qc import run_qc
 from .storage import LocalStore, ObjectStore
 from .unpack import UnpackResult, unpack_archive
 from .verdict import build_verdict
+from .duplication import duplication_rate
 from .layout import Layout
+from .state import ActivityState
+from .state.local import LocalState
+from .topics import check_topics, normalise_name, normalise_title, similar
+from . import forms
+from .sandbox import ChildFailed, call_bounded
 
 log = structlog.get_logger("pipeline")
 Progress = Callable[[str, str], None]
@@ -43,6 +49,7 @@ class SubmissionContext:
     layout: Layout
     timings: dict[str, float] = field(default_factory=dict)
     ffmpeg_threads: int = 0          # 0: ffmpeg decides; workers running one process per core use 1
+    activity: ActivityState | None = None   # duplication index and topic register, when kept
 
     @property
     def project(self) -> str:
@@ -72,6 +79,52 @@ class _Timer:
 def event_findings(ctx: SubmissionContext) -> list[Finding]:
     """Rules that need only the event: deadline and authors."""
     return rulebook.check_deadline(ctx.event.uploaded_at, ctx.rules) + rulebook.check_authors(ctx.event, ctx.rules)
+
+
+FORM_LABELS = {"title": "作品名称", "project": "项目类别", "authors": "作者"}
+
+
+def read_registration_form(ctx: SubmissionContext, material: Material, report: DocumentReport, text: str) -> list[Finding]:
+    suffix = PurePosixPath(material.path).suffix.lower()
+    rows: list[list[str]] = []
+    try:
+        if suffix == ".docx":
+            with ctx.store.local_path(material.key) as path:
+                rows = call_bounded(forms.docx_rows, str(path), timeout_s=60)
+        rows += forms.text_rows(text)
+    except ChildFailed as exc:
+        return [make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason=str(exc)[:200])]
+    fields = forms.parse_rows(rows)
+    report.form_fields = fields.as_dict()
+    if not (fields.title or fields.authors):
+        return [make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason="未找到作品名称和作者栏目")]
+    findings = []
+    event = ctx.event
+    if fields.title and event.title and similar(normalise_title(fields.title), normalise_title(event.title)) < ctx.rules.topics.title_similarity:
+        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="title", label=FORM_LABELS["title"],
+                                     form_value=fields.title, event_value=event.title))
+    form_project = forms.project_code(fields.project)
+    if form_project and form_project != event.project:
+        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="project", label=FORM_LABELS["project"],
+                                     form_value=fields.project, event_value=event.project))
+    event_names = {normalise_name(a.name) for a in event.authors}
+    form_names = {normalise_name(a) for a in fields.authors}
+    if event_names and form_names and event_names != form_names:
+        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="authors", label=FORM_LABELS["authors"],
+                                     form_value="、".join(fields.authors), event_value="、".join(a.name for a in event.authors)))
+    if not event.authors and fields.authors:
+        # The event names no authors: the author rules apply to the form's.
+        form_authors = [Author(name=name, unit=fields.unit) for name in fields.authors]
+        findings += rulebook.check_authors(event, ctx.rules, form_authors, source="报名表")
+    return findings
+
+
+def topic_findings(ctx: SubmissionContext) -> list[Finding]:
+    """同一课题不得重复参加: compare with the activity's register, then register this run."""
+    if ctx.activity is None:
+        return []
+    return check_topics(ctx.event.submission_id, ctx.project, ctx.event.title, [a.name for a in ctx.event.authors],
+                        ctx.activity, ctx.rules.topics.title_similarity)
 
 
 def unpack_submission(ctx: SubmissionContext, source, size: int, archive_name: str) -> UnpackResult:
@@ -148,7 +201,22 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
 
 
 def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentReport, list[Finding]]:
-    report, findings, _text = analyse_document(ctx.store, material)
+    """Extract a document's text; a case introduction is also measured for duplication and
+    a registration form is read into its fields and checked against the event."""
+    report, findings, text = analyse_document(ctx.store, material)
+    if material.role == "registration_form":
+        findings += read_registration_form(ctx, material, report, text)
+    rules = ctx.rules.duplication
+    if ctx.activity is not None and material.role in rules.roles and text.strip():
+        result = duplication_rate(text, ctx.event.submission_id, ctx.activity, run_length=rules.run_length,
+                                  window=rules.winnow_window, boilerplate_share=rules.boilerplate_document_share,
+                                  top=rules.top_sources)
+        report.duplication_rate = result.rate
+        report.best_matches = [{"submission_id": m.submission_id, "rate": m.rate, "passages": m.passages} for m in result.matches]
+        if result.rate >= rules.threshold:
+            findings.append(make_finding("DUPLICATION_HIGH", material.path, rate=result.rate, rate_pct=result.rate * 100,
+                                         limit_pct=rules.threshold * 100, largest_source_rate=result.largest_source_rate,
+                                         sources=[m.submission_id for m in result.matches]))
     return report, findings
 
 
@@ -177,14 +245,15 @@ def file_sha256(path: Path) -> str:
 
 
 def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Rules, *, main_work: Path | None = None,
-                     progress: Progress | None = None, media: bool = True) -> Verdict:
+                     progress: Progress | None = None, media: bool = True, state_dir: Path | None = None) -> Verdict:
     """The embedded mode: every stage in this process, outputs under `out_dir`.
 
     Never raises for bad input; a failure of the pipeline itself gives an `error` verdict.
     """
     progress = progress or (lambda stage, text: None)
     store = LocalStore(out_dir)
-    ctx = SubmissionContext(event, rules, store, Layout(event.submission_id, embedded=True))
+    ctx = SubmissionContext(event, rules, store, Layout(event.submission_id, embedded=True),
+                            activity=LocalState(state_dir) if state_dir is not None else None)
     bound = log.bind(submission_id=event.submission_id)
     findings: list[Finding] = []
     materials: list[Material] = []
@@ -218,6 +287,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
             documents.append(report)
             findings += doc_findings
         stage = "rules"
+        findings += topic_findings(ctx)
         if main_work is not None:
             findings += main_work_findings(ctx, file_sha256(main_work), main_work.name, materials)
         verdict = decide_verdict(ctx, findings, materials, videos, documents)

@@ -14,9 +14,14 @@ from pipeline.sample import SampleSpec, VideoSpec, build_sample, make_video
 SMARTEDU = str(Path(sys.prefix) / "bin" / "smartedu")
 
 
-def run_check(archive: Path, *args: str, out: Path, event: dict | None = None, timeout: float = 300, env: dict | None = None):
-    """`smartedu check ... --json`; returns (exit code, verdict dict or None, stderr)."""
-    cmd = [SMARTEDU, "check", str(archive), "--out", str(out), "--state", str(out.parent / ".state"), "--json", *args]
+def run_check(archive: Path, *args: str, out: Path, event: dict | None = None, timeout: float = 300, env: dict | None = None,
+              state: Path | None = None):
+    """`smartedu check ... --json`; returns (exit code, verdict dict or None, stderr).
+
+    Each run keeps its own activity state unless `state` is shared on purpose (duplication and
+    topic tests), so unrelated samples never meet in one duplication index."""
+    state = state or out.parent / f".state-{out.name}"
+    cmd = [SMARTEDU, "check", str(archive), "--out", str(out), "--state", str(state), "--json", *args]
     if event is not None:
         event_path = out.parent / f"{out.name}.event.json"
         event_path.parent.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,8 @@ def check(
             if status is not None:
                 status.update(f"[bold]{stage}[/bold] {text}")
 
-        verdict = check_submission(upload, archive, out_dir, rules, main_work=main_work, progress=progress, media=not skip_media)
+        verdict = check_submission(upload, archive, out_dir, rules, main_work=main_work, progress=progress, media=not skip_media,
+                                   state_dir=state)
     if as_json:
         sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
     else:

@@ -25,8 +25,9 @@ from pipeline.documents import wants_text
 from pipeline.errors import EventError, InputVanishedError, TransientError
 from pipeline.models import DocumentReport, Finding, Material, UploadEvent, VideoReport, parse_event
 from pipeline.storage.s3 import S3Store
+from pipeline.state.redis import RedisState
 from pipeline.submission import (Layout, SubmissionContext, analyse_text, analyse_video, decide_verdict, error_detail,
-                                 event_findings, main_work_findings, unpack_object)
+                                 event_findings, main_work_findings, topic_findings, unpack_object)
 
 from .state import RunState, new_run_id
 
@@ -120,7 +121,7 @@ class Flow:
             log.warning("event_vanished", run_id=run_id)
             return None
         return SubmissionContext(parse_event(data), self.rules, self.store, Layout(submission_id),
-                                 ffmpeg_threads=self.settings.ffmpeg_threads)
+                                 ffmpeg_threads=self.settings.ffmpeg_threads, activity=RedisState(self.state.r))
 
     def save_part(self, ctx: SubmissionContext, run_id: str, part: Part) -> bool:
         """Store a part; True when it was the last one the run waited for."""
@@ -201,7 +202,7 @@ class Flow:
         unpacked = self.load_part(ctx, run_id, "unpack")
         if unpacked is None:
             raise TransientError("unpack part missing")
-        findings = list(unpacked.findings)
+        findings = list(unpacked.findings) + topic_findings(ctx)
         timings = dict(unpacked.timings)
         videos, documents = [], []
         for kind, index in fan_out_parts(unpacked.materials or [], ctx.event):

@@ -1,0 +1,96 @@
+"""Activity state in Redis (the distributed mode), shared by every worker.
+
+Fingerprints are bucketed by their top 16 bits into hashes (field: fingerprint, value: the
+submission ids holding it), which costs far less memory than one key per fingerprint.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from .base import ActivityState, TopicEntry
+
+PREFIX = "smartedu:activity:"
+
+
+def _bucket(h: int) -> str:
+    return f"{PREFIX}fp:{h >> 47:04x}"
+
+
+class RedisState(ActivityState):
+    def __init__(self, client: redis.Redis):
+        self.r = client
+
+    def _holders(self, fingerprints) -> dict[int, list[str]]:
+        ordered = sorted(fingerprints)
+        pipe = self.r.pipeline(transaction=False)
+        for h in ordered:
+            pipe.hget(_bucket(h), str(h))
+        return {h: (v.decode() if isinstance(v, bytes) else v).split(",") for h, v in zip(ordered, pipe.execute()) if v}
+
+    def candidates(self, fingerprints, exclude, limit):
+        counts: dict[str, int] = {}
+        for sids in self._holders(fingerprints).values():
+            for sid in set(sids):
+                if sid != exclude:
+                    counts[sid] = counts.get(sid, 0) + 1
+        ranked = sorted(counts, key=lambda sid: -counts[sid])
+        own = self.r.zscore(f"{PREFIX}first-seen", exclude) or time.time()
+        seen = self.r.zmscore(f"{PREFIX}first-seen", ranked) if ranked else []
+        return [sid for sid, when in zip(ranked, seen) if when is not None and when < own][:limit]
+
+    def document_frequency(self, fingerprints):
+        return {h: len(set(sids)) for h, sids in self._holders(fingerprints).items()}
+
+    def text(self, submission_id):
+        value = self.r.hget(f"{PREFIX}docs", submission_id)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def size(self):
+        return self.r.hlen(f"{PREFIX}docs")
+
+    def replace(self, submission_id, text, fingerprints):
+        """Drop the earlier version's fingerprints and add the new ones.
+
+        A read-modify-write per bucket field: two workers indexing the same fingerprint at the
+        same instant may drop one holder, which can only weaken a later match."""
+        old_key = f"{PREFIX}docfps:{submission_id}"
+        touched = {int(v) for v in self.r.smembers(old_key)} | set(fingerprints)
+        holders = self._holders(touched)
+        pipe = self.r.pipeline()
+        for h in touched:
+            kept = [s for s in holders.get(h, []) if s != submission_id] + ([submission_id] if h in fingerprints else [])
+            if kept:
+                pipe.hset(_bucket(h), str(h), ",".join(kept))
+            else:
+                pipe.hdel(_bucket(h), str(h))
+        pipe.delete(old_key)
+        if fingerprints:
+            pipe.sadd(old_key, *[str(h) for h in fingerprints])
+        pipe.hset(f"{PREFIX}docs", submission_id, text)
+        pipe.zadd(f"{PREFIX}first-seen", {submission_id: time.time()}, nx=True)
+        pipe.execute()
+
+    def topics_of(self, author):
+        rows = self.r.hgetall(f"{PREFIX}topics:{author}")
+        entries = []
+        for sid, value in rows.items():
+            sid = sid.decode() if isinstance(sid, bytes) else sid
+            value = value.decode() if isinstance(value, bytes) else value
+            project, _, title = value.partition("|")
+            entries.append(TopicEntry(sid, project, author, title))
+        return entries
+
+    def register_topics(self, submission_id, entries):
+        authors_key = f"{PREFIX}topic-authors:{submission_id}"
+        pipe = self.r.pipeline()
+        for author in self.r.smembers(authors_key):
+            author = author.decode() if isinstance(author, bytes) else author
+            pipe.hdel(f"{PREFIX}topics:{author}", submission_id)
+        pipe.delete(authors_key)
+        for entry in entries:
+            pipe.hset(f"{PREFIX}topics:{entry.author}", submission_id, f"{entry.project}|{entry.title}")
+            pipe.sadd(authors_key, entry.author)
+        pipe.execute()

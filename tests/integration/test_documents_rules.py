@@ -1,0 +1,67 @@
+"""Duplication, topics and the registration form through `smartedu check` with a shared --state."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import codes, run_check, sample
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def work(tmp_path, ffmpeg_available) -> Path:
+    return tmp_path
+
+
+def check(work: Path, archive: Path, event: dict, name: str) -> dict:
+    code, verdict, stderr = run_check(archive, "--skip-media", out=work / "runs" / name, event=event, state=work / "activity")
+    assert verdict is not None, stderr
+    return verdict
+
+
+def test_a_copied_case_introduction_fails_and_names_its_source(work):
+    archive, event = sample(work, "first", project="case")
+    first = check(work, archive, event, "first")
+    assert "DUPLICATION_HIGH" not in codes(first)
+    copy = work / "copy.zip"
+    shutil.copy(archive, copy)
+    second_event = dict(event, submission_id="copy", title="另一个课题名称完全不同的案例")
+    second = check(work, copy, second_event, "copy")
+    finding = next(f for f in second["findings"] if f["code"] == "DUPLICATION_HIGH")
+    assert finding["severity"] == "fail" and finding["detail"]["sources"] == ["first"]
+    intro = next(d for d in second["documents"] if d["role"] == "case_intro")
+    assert intro["duplication_rate"] == 1.0 and intro["best_matches"][0]["submission_id"] == "first"
+    again = check(work, archive, event, "first-again")   # the original resubmitted: not its own source, nor its copy's
+    assert "DUPLICATION_HIGH" not in codes(again)
+
+
+def test_distinct_samples_are_not_copies(work):
+    verdicts = [check(work, *sample(work, f"s{i}", project="case"), f"s{i}") for i in range(3)]
+    rates = [d["duplication_rate"] for v in verdicts for d in v["documents"] if d["role"] == "case_intro"]
+    assert max(rates) < 0.1 and all("DUPLICATION_HIGH" not in codes(v) for v in verdicts)
+
+
+def test_same_topic_in_another_project(work):
+    title = "依托国家平台开展双师课堂的实践"
+    lesson = check(work, *sample(work, "t-lesson", project="lesson", title=title), "t-lesson")
+    assert "TOPIC_IN_MULTIPLE_PROJECTS" not in codes(lesson)
+    case = check(work, *sample(work, "t-case", project="case", title=title + "。"), "t-case")
+    finding = next(f for f in case["findings"] if f["code"] == "TOPIC_IN_MULTIPLE_PROJECTS")
+    assert finding["detail"]["other_submission"] == "t-lesson" and "张三" in finding["message"]
+    other = check(work, *sample(work, "t-other", project="team", title="学科教研群国家平台规模化应用"), "t-other")
+    assert "TOPIC_IN_MULTIPLE_PROJECTS" not in codes(other)
+
+
+def test_registration_form_is_read_and_checked_against_the_event(work):
+    three = [{"name": "张三", "unit": "一中"}, {"name": "李四", "unit": "一中"}, {"name": "王五", "unit": "一中"}]
+    archive, event = sample(work, "form", project="case", authors=three)
+    verdict = check(work, archive, dict(event, authors=[], title="事件里写的是别的题目"), "form")
+    form = next(d for d in verdict["documents"] if d["role"] == "registration_form")
+    assert form["form_fields"]["authors"] == ["张三", "李四", "王五"]
+    assert {"AUTHORS_TOO_MANY", "REGISTRATION_FORM_MISMATCH"} <= codes(verdict)
+    mismatch = next(f for f in verdict["findings"] if f["code"] == "REGISTRATION_FORM_MISMATCH")
+    assert mismatch["detail"]["field"] == "title"
