@@ -72,3 +72,37 @@ def classify_materials(materials: list[Material], rules: Rules, project: str, ap
 def missing_roles(materials: list[Material], rules: Rules, project: str, applicant_type: str) -> list[str]:
     present = {m.role for m in materials}
     return [role for role in rules.required_roles(project, applicant_type) if role not in present]
+
+
+def looks_like_form(text: str, minimum_labels: int = 3) -> bool:
+    """Text laid out like the registration form: several of its labels, title and authors among them."""
+    from .forms import field_of
+
+    found = set()
+    for line in text.splitlines()[:400]:
+        for cell in line.replace("：", ":").replace("\t", ":").split(":"):
+            name = field_of(cell)
+            if name:
+                found.add(name)
+    return {"title", "authors"} <= found and len(found) >= minimum_labels
+
+
+def reconcile_roles(materials: list[Material], documents: list, findings: list[Finding]) -> list[Finding]:
+    """Apply roles the document stage told from content (a form with an unhelpful name).
+
+    Only fills a role no member was named for; the member's MATERIAL_UNRECOGNIZED and the
+    role's MATERIAL_MISSING findings go. Returns the findings to keep."""
+    by_path = {m.path: m for m in materials}
+    present = {m.role for m in materials}
+    for report in documents:
+        material = by_path.get(report.path)
+        if material is None or report.role == material.role:
+            continue
+        if report.role in present:
+            report.role = material.role      # a member was named for it: keep the name's verdict
+            continue
+        material.role = report.role
+        present.add(report.role)
+        findings = [f for f in findings if not (f.code == "MATERIAL_UNRECOGNIZED" and f.path == material.path)
+                    and not (f.code == "MATERIAL_MISSING" and f.detail.get("role") == report.role)]
+    return findings

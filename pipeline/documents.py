@@ -38,17 +38,27 @@ def _docx_text(path: str) -> str:
     document = docx.Document(path)
     parts = [p.text for p in document.paragraphs]
     for table in document.tables:
-        seen = set()
         for row in table.rows:
-            for cell in row.cells:
-                if id(cell._tc) in seen:  # merged cells repeat in row.cells
-                    continue
-                seen.add(id(cell._tc))
-                parts.append(cell.text)
+            parts.extend(unique_cell_texts(row))
     body = document.element.body
     for node in body.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}txbxContent"):
         parts.append("".join(t.text or "" for t in node.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}t")))
     return "\n".join(p for p in parts if p)
+
+
+def unique_cell_texts(row) -> list[str]:
+    """A table row's cell texts, each merged cell once (python-docx repeats it per grid column).
+
+    Identity of the underlying <w:tc> element tells repeats apart; the elements are kept
+    referenced while comparing, since lxml may reuse a collected proxy's id()."""
+    elements: list = []
+    texts = []
+    for cell in row.cells:
+        if any(cell._tc is seen for seen in elements):
+            continue
+        elements.append(cell._tc)
+        texts.append(cell.text.strip())
+    return texts
 
 
 def _pptx_text(path: str) -> str:
@@ -63,6 +73,30 @@ def _pptx_text(path: str) -> str:
             if getattr(shape, "has_table", False) and shape.has_table:
                 parts.extend(cell.text for row in shape.table.rows for cell in row.cells)
     return "\n".join(p for p in parts if p)
+
+
+def xlsx_rows(path: str, max_rows: int = 2000) -> list[list[str]]:
+    """Cell texts row by row (read-only mode streams the sheet; merged cells hold one value)."""
+    from openpyxl import load_workbook
+
+    _check_ooxml(path)
+    rows: list[list[str]] = []
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        for sheet in workbook.worksheets[:10]:
+            for row in sheet.iter_rows(values_only=True):
+                cells = ["" if v is None else str(v).strip() for v in row[:50]]
+                if any(cells):
+                    rows.append(cells)
+                if len(rows) >= max_rows:
+                    return rows
+    finally:
+        workbook.close()
+    return rows
+
+
+def _xlsx_text(path: str) -> str:
+    return "\n".join("\t".join(row) for row in xlsx_rows(path))
 
 
 def _pdf_text(path: str) -> str:
@@ -85,12 +119,16 @@ def _plain_text(path: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-EXTRACTORS = {".docx": _docx_text, ".pptx": _pptx_text, ".pdf": _pdf_text, ".txt": _plain_text, ".md": _plain_text}
+EXTRACTORS = {".docx": _docx_text, ".pptx": _pptx_text, ".xlsx": _xlsx_text, ".pdf": _pdf_text, ".txt": _plain_text,
+              ".md": _plain_text}
+LEGACY = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx", ".wps": ".docx", ".et": ".xlsx", ".dps": ".pptx"}
 
 
 def extract_text(path: str, suffix: str, *, timeout_s: float = 60) -> ExtractedText:
     """Raises ValueError with a Chinese reason when the text cannot be read."""
     extractor = EXTRACTORS.get(suffix)
+    if extractor is None and suffix in LEGACY:
+        raise ValueError(f"暂不能读取旧版{suffix}文件，请另存为{LEGACY[suffix]}")
     if extractor is None:
         raise ValueError(f"暂不支持读取{suffix or '无扩展名'}文件")
     try:

@@ -114,16 +114,12 @@ def parse_rows(rows: list[list[str]]) -> FormFields:
 def docx_rows(path: str) -> list[list[str]]:
     import docx
 
+    from .documents import unique_cell_texts
+
     rows = []
     for table in docx.Document(path).tables:
         for row in table.rows:
-            seen, cells = set(), []
-            for cell in row.cells:
-                if id(cell._tc) in seen:
-                    continue
-                seen.add(id(cell._tc))
-                cells.append(cell.text.strip())
-            rows.append(cells)
+            rows.append(unique_cell_texts(row))
             if len(rows) > MAX_CELLS:
                 return rows
     return rows

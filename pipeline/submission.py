@@ -18,8 +18,8 @@ import structlog
 from config.rules import Rules
 
 from . import rules as rulebook
-from .classify import classify_materials
-from .documents import analyse_document, wants_text
+from .classify import classify_materials, looks_like_form, reconcile_roles
+from .documents import analyse_document, wants_text, xlsx_rows
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
 from .models import Author, DocumentReport, Finding, Material, QcResult, UploadEvent, Verdict, VideoProbe, VideoReport
@@ -88,9 +88,10 @@ def read_registration_form(ctx: SubmissionContext, material: Material, report: D
     suffix = PurePosixPath(material.path).suffix.lower()
     rows: list[list[str]] = []
     try:
-        if suffix == ".docx":
+        if suffix in (".docx", ".xlsx"):
+            reader = forms.docx_rows if suffix == ".docx" else xlsx_rows
             with ctx.store.local_path(material.key) as path:
-                rows = call_bounded(forms.docx_rows, str(path), timeout_s=60)
+                rows = call_bounded(reader, str(path), timeout_s=60)
         rows += forms.text_rows(text)
     except ChildFailed as exc:
         return [make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason=str(exc)[:200])]
@@ -204,7 +205,9 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
     """Extract a document's text; a case introduction is also measured for duplication and
     a registration form is read into its fields and checked against the event."""
     report, findings, text = analyse_document(ctx.store, material)
-    if material.role == "registration_form":
+    if material.role == "related" and looks_like_form(text):
+        report.role = "registration_form"        # told from content; reconcile_roles decides
+    if report.role == "registration_form":
         findings += read_registration_form(ctx, material, report, text)
     rules = ctx.rules.duplication
     if ctx.activity is not None and material.role in rules.roles and text.strip():
@@ -287,6 +290,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
             documents.append(report)
             findings += doc_findings
         stage = "rules"
+        findings = reconcile_roles(materials, documents, findings)
         findings += topic_findings(ctx)
         if main_work is not None:
             findings += main_work_findings(ctx, file_sha256(main_work), main_work.name, materials)

@@ -1,11 +1,15 @@
 """Activity state in Redis (the distributed mode), shared by every worker.
 
-Fingerprints are bucketed by their top 16 bits into hashes (field: fingerprint, value: the
-submission ids holding it), which costs far less memory than one key per fingerprint.
+Fingerprints are bucketed by their top 18 bits into small hashes (field: the remaining bits in
+hex, value: the submission ids holding it): small hashes stay listpack-encoded, far cheaper
+than a key per fingerprint. A submission's own fingerprint list (to replace it on
+resubmission) is one packed string, not a set.
 """
 
 from __future__ import annotations
 
+import base64
+import struct
 import time
 
 import redis
@@ -15,8 +19,25 @@ from .base import ActivityState, TopicEntry
 PREFIX = "smartedu:activity:"
 
 
+BUCKET_BITS = 18
+LOW_BITS = 63 - BUCKET_BITS
+
+
 def _bucket(h: int) -> str:
-    return f"{PREFIX}fp:{h >> 47:04x}"
+    return f"{PREFIX}fp:{h >> LOW_BITS:05x}"
+
+
+def _field(h: int) -> str:
+    return f"{h & ((1 << LOW_BITS) - 1):x}"
+
+
+def _pack(fingerprints) -> str:
+    return base64.b64encode(b"".join(struct.pack(">Q", h) for h in sorted(fingerprints))).decode()
+
+
+def _unpack(value: str | bytes | None) -> set[int]:
+    raw = base64.b64decode(value) if value else b""
+    return {struct.unpack_from(">Q", raw, i)[0] for i in range(0, len(raw) - 7, 8)}
 
 
 class RedisState(ActivityState):
@@ -27,7 +48,7 @@ class RedisState(ActivityState):
         ordered = sorted(fingerprints)
         pipe = self.r.pipeline(transaction=False)
         for h in ordered:
-            pipe.hget(_bucket(h), str(h))
+            pipe.hget(_bucket(h), _field(h))
         return {h: (v.decode() if isinstance(v, bytes) else v).split(",") for h, v in zip(ordered, pipe.execute()) if v}
 
     def candidates(self, fingerprints, exclude, limit):
@@ -57,18 +78,16 @@ class RedisState(ActivityState):
         A read-modify-write per bucket field: two workers indexing the same fingerprint at the
         same instant may drop one holder, which can only weaken a later match."""
         old_key = f"{PREFIX}docfps:{submission_id}"
-        touched = {int(v) for v in self.r.smembers(old_key)} | set(fingerprints)
+        touched = _unpack(self.r.get(old_key)) | set(fingerprints)
         holders = self._holders(touched)
         pipe = self.r.pipeline()
         for h in touched:
             kept = [s for s in holders.get(h, []) if s != submission_id] + ([submission_id] if h in fingerprints else [])
             if kept:
-                pipe.hset(_bucket(h), str(h), ",".join(kept))
+                pipe.hset(_bucket(h), _field(h), ",".join(kept))
             else:
-                pipe.hdel(_bucket(h), str(h))
-        pipe.delete(old_key)
-        if fingerprints:
-            pipe.sadd(old_key, *[str(h) for h in fingerprints])
+                pipe.hdel(_bucket(h), _field(h))
+        pipe.set(old_key, _pack(fingerprints))
         pipe.hset(f"{PREFIX}docs", submission_id, text)
         pipe.zadd(f"{PREFIX}first-seen", {submission_id: time.time()}, nx=True)
         pipe.execute()

@@ -65,3 +65,43 @@ def test_registration_form_is_read_and_checked_against_the_event(work):
     assert {"AUTHORS_TOO_MANY", "REGISTRATION_FORM_MISMATCH"} <= codes(verdict)
     mismatch = next(f for f in verdict["findings"] if f["code"] == "REGISTRATION_FORM_MISMATCH")
     assert mismatch["detail"]["field"] == "title"
+
+
+def test_a_form_with_an_unhelpful_name_is_told_from_its_content(work):
+    import zipfile
+
+    archive, event = sample(work, "renamed", project="case")
+    renamed = work / "renamed-form.zip"
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(renamed, "w") as target:
+        for info in source.infolist():
+            name = "IMG_2023_0601.docx" if "报名表" in info.filename else info.filename
+            target.writestr(name, source.read(info))
+    verdict = check(work, renamed, event, "renamed")
+    assert "MATERIAL_MISSING" not in codes(verdict) and "MATERIAL_UNRECOGNIZED" not in codes(verdict)
+    form = next(m for m in verdict["materials"] if m["path"] == "IMG_2023_0601.docx")
+    assert form["role"] == "registration_form"
+    assert next(d for d in verdict["documents"] if d["path"] == form["path"])["form_fields"]["authors"] == ["张三"]
+
+
+def test_xlsx_registration_form(work):
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in (["作品名称", "依托国家平台开展双师课堂的实践"], ["作者", "张三、李四、王五"], ["单位", "一中"]):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    archive, event = sample(work, "xlsx", project="case")
+    with zipfile.ZipFile(archive) as source:
+        items = [(i.filename, source.read(i)) for i in source.infolist() if "报名表" not in i.filename]
+    with zipfile.ZipFile(archive, "w") as target:
+        for name, data in items:
+            target.writestr(name, data)
+        target.writestr("报名表.xlsx", buffer.getvalue())
+    verdict = check(work, archive, dict(event, authors=[]), "xlsx")
+    form = next(d for d in verdict["documents"] if d["role"] == "registration_form")
+    assert form["form_fields"]["authors"] == ["张三", "李四", "王五"] and "AUTHORS_TOO_MANY" in codes(verdict)
