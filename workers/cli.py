@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -76,7 +77,7 @@ def check(
     out_dir = out or Path("out") / upload.submission_id
     state.mkdir(parents=True, exist_ok=True)
     show_progress = not as_json and err.is_terminal
-    with err.status("开始检查…", spinner="dots") if show_progress else _nullcontext() as status:
+    with err.status("开始检查…", spinner="dots") if show_progress else contextlib.nullcontext() as status:
         def progress(stage: str, text: str) -> None:
             if status is not None:
                 status.update(f"[bold]{stage}[/bold] {text}")
@@ -88,14 +89,6 @@ def check(
     else:
         _print_summary(verdict, out_dir)
     raise typer.Exit(exit_code(verdict.status))
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _print_summary(verdict, out_dir: Path) -> None:
