@@ -22,35 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis  # noqa: E402
 
-from pipeline.duplication import duplication_rate, normalise  # noqa: E402
+from pipeline.duplication import duplication_rate  # noqa: E402
 from pipeline.state.redis import RedisState  # noqa: E402
+from tests.textgen import document, planted  # noqa: E402
 
 SHARES = [0.0, 0.10, 0.29, 0.31, 0.50]
-
-
-def sentence(rng: random.Random) -> str:
-    return "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(rng.randrange(18, 40))) + rng.choice("，。；")
-
-
-def document(rng: random.Random, chars: int) -> list[str]:
-    out, size = [], 0
-    while size < chars:
-        out.append(sentence(rng))
-        size += len(out[-1])
-    return out
-
-
-def planted(rng: random.Random, source: list[str], share: float, chars: int = 5000) -> tuple[str, float]:
-    pool = source[:]
-    rng.shuffle(pool)
-    copied, size = [], 0
-    while pool and size < share * chars:
-        copied.append(pool.pop())
-        size += len(normalise(copied[-1]))
-    sentences = copied + document(rng, int(chars * (1 - share)))
-    rng.shuffle(sentences)
-    text = "".join(s.replace("，", ",").replace("。", ".") for s in sentences)
-    return text, sum(len(normalise(s)) for s in copied) / len(normalise(text))
 
 
 def main() -> None:
@@ -77,7 +53,7 @@ def main() -> None:
         times, errors = [], []
         for q, (sid, sentences) in enumerate(list(sources.items())[: args.queries]):
             share = SHARES[q % len(SHARES)]
-            text, truth = planted(rng, sentences, share)
+            text, truth = planted(rng, sentences, share, chars=5000)
             started = time.monotonic()
             result = duplication_rate(text, f"q{q}", state, run_length=13, window=8, boilerplate_share=0.02, top=5)
             times.append(time.monotonic() - started)

@@ -9,39 +9,7 @@ import pytest
 from pipeline.duplication import duplication_rate, normalise
 from pipeline.state.local import LocalState
 from pipeline.topics import check_topics
-
-PUNCT = "，。；："
-
-
-def sentence(rng: random.Random) -> str:
-    body = "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(rng.randrange(18, 40)))
-    return body + rng.choice(PUNCT)
-
-
-def document(rng: random.Random, chars: int) -> list[str]:
-    out, size = [], 0
-    while size < chars:
-        out.append(sentence(rng))
-        size += len(out[-1])
-    return out
-
-
-def planted(rng: random.Random, source: list[str], share: float, chars: int = 3000) -> tuple[str, float]:
-    """A document with about `share` of its characters copied from `source`, shuffled, with
-    its punctuation changed; returns the text and the true rate on normalised text."""
-    copied, size = [], 0
-    pool = source[:]
-    rng.shuffle(pool)
-    while pool and size < share * chars:
-        copied.append(pool.pop())
-        size += len(normalise(copied[-1]))
-    own = document(rng, int(chars * (1 - share)))
-    sentences = copied + own
-    rng.shuffle(sentences)
-    text = "".join(s.replace("，", ",").replace("。", ".") for s in sentences)
-    truth = sum(len(normalise(s)) for s in copied) / len(normalise(text))
-    return text, truth
-
+from tests.textgen import document, planted
 
 @pytest.fixture
 def state(tmp_path):
