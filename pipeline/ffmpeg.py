@@ -78,6 +78,19 @@ def input_args(source: str, demuxer: str | None) -> list[str]:
     return [*args, "-i", source]
 
 
+def fit_filter(width: int, height: int, sample_aspect: float | None = None) -> str:
+    """Fit a picture into width x height: sample aspect applied first, scaled down keeping the
+    displayed shape, padded with black (never stretched), square pixels out. Rotation is
+    applied by ffmpeg's autorotation on decode."""
+    steps = []
+    if sample_aspect and abs(sample_aspect - 1.0) > 0.01:
+        steps.append("scale=trunc(iw*sar/2)*2:ih")
+    steps.append(f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2")
+    steps.append(f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black")
+    steps.append("setsar=1")
+    return ",".join(steps)
+
+
 def ffprobe_command(source: str, demuxer: str | None) -> list[str]:
     """ffprobe's JSON command; for MP4/MOV the moov holds every stream parameter, so
     packet probing is kept tiny (a 1 GB moov-at-end file costs a few MB of ranged reads)."""

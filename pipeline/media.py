@@ -52,7 +52,8 @@ def work_prefix(layout: Layout, material: Material) -> str:
 def make_thumbnails(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
                     work_dir: Path | None = None) -> dict[str, str]:
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
-        made = thumbnails.make_thumbnails(source, _demuxer(probe), probe.duration_s or 0.0, folder)
+        made = thumbnails.make_thumbnails(source, _demuxer(probe), probe.duration_s or 0.0, folder,
+                                          sample_aspect=probe.sample_aspect_ratio)
         return {name: _put(store, layout.thumbnail(material.sha256, name), path) for name, path in made.items()}
 
 

@@ -30,30 +30,30 @@ class StoryboardSpec:
         return self.columns * self.rows
 
 
-def fit(width: int, height: int) -> str:
-    return (f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
-            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1")
-
-
-def candidate_command(source: str, demuxer: str, at_s: float, out: Path, frames: int = 30) -> list[str]:
+def candidate_command(source: str, demuxer: str, at_s: float, out: Path, frames: int = 30,
+                      sample_aspect: float | None = None) -> list[str]:
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", "-ss", f"{at_s:.3f}",
-            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-vf", f"thumbnail={frames},{fit(320, 180)}",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0",
+            "-vf", f"thumbnail={frames},{ffmpeg.fit_filter(320, 180, sample_aspect)}",
             "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "3", str(out)]
 
 
-def frame_command(source: str, demuxer: str, at_s: float, out: Path, width: int, height: int) -> list[str]:
+def frame_command(source: str, demuxer: str, at_s: float, out: Path, width: int, height: int,
+                  sample_aspect: float | None = None) -> list[str]:
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", "-ss", f"{at_s:.3f}",
-            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-vf", fit(width, height), "-frames:v", "1",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-vf", ffmpeg.fit_filter(width, height, sample_aspect),
+            "-frames:v", "1",
             "-q:v", "3", str(out)]
 
 
 def storyboard_command(source: str, demuxer: str, duration_s: float, out: Path, spec: StoryboardSpec, *,
-                       keyframes_only: bool = True) -> list[str]:
+                       keyframes_only: bool = True, sample_aspect: float | None = None) -> list[str]:
     rate = spec.tiles / max(duration_s, 0.1)
     skip = ["-skip_frame", "nokey"] if keyframes_only else []
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *skip,
             *ffmpeg.input_args(source, demuxer), "-map", "0:v:0",
-            "-vf", f"fps={rate:.6f},{fit(spec.tile_width, spec.tile_height)},tile={spec.columns}x{spec.rows}",
+            "-vf", f"fps={rate:.6f},{ffmpeg.fit_filter(spec.tile_width, spec.tile_height, sample_aspect)},"
+                   f"tile={spec.columns}x{spec.rows}",
             "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "4", str(out)]
 
 
@@ -75,7 +75,7 @@ def storyboard_vtt(duration_s: float, image_name: str, spec: StoryboardSpec) -> 
 
 
 def make_thumbnails(source: str, demuxer: str, duration_s: float, out_dir: Path, *, timeout_s: float = 120,
-                    spec: StoryboardSpec = StoryboardSpec()) -> dict[str, Path]:
+                    spec: StoryboardSpec = StoryboardSpec(), sample_aspect: float | None = None) -> dict[str, Path]:
     """Write poster.jpg, poster-small.jpg, storyboard.jpg and storyboard.vtt into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     best: tuple[int, float] | None = None
@@ -83,7 +83,8 @@ def make_thumbnails(source: str, demuxer: str, duration_s: float, out_dir: Path,
         at = duration_s * point
         candidate = out_dir / f"candidate-{index}.jpg"
         try:
-            ffmpeg.run(candidate_command(source, demuxer, at, candidate), timeout_s=timeout_s, stdout=False)
+            ffmpeg.run(candidate_command(source, demuxer, at, candidate, sample_aspect=sample_aspect), timeout_s=timeout_s,
+                       stdout=False)
         except ffmpeg.FFmpegError:
             continue
         if candidate.exists():
@@ -94,14 +95,14 @@ def make_thumbnails(source: str, demuxer: str, duration_s: float, out_dir: Path,
     chosen = best[1] if best else 0.0
     outputs = {}
     for name, (width, height) in POSTER_SIZES.items():
-        _run_for(out_dir / name, frame_command(source, demuxer, chosen, out_dir / name, width, height), timeout_s)
+        _run_for(out_dir / name, frame_command(source, demuxer, chosen, out_dir / name, width, height, sample_aspect), timeout_s)
         outputs[name] = out_dir / name
     sprite = out_dir / "storyboard.jpg"
     # Keyframes only is ~4x cheaper; a video with too few keyframes to fill the sprite gets a full decode.
     for keyframes_only in (True, False):
         try:
-            _run_for(sprite, storyboard_command(source, demuxer, duration_s, sprite, spec, keyframes_only=keyframes_only),
-                     timeout_s * 4)
+            _run_for(sprite, storyboard_command(source, demuxer, duration_s, sprite, spec, keyframes_only=keyframes_only,
+                                                sample_aspect=sample_aspect), timeout_s * 4)
             break
         except ffmpeg.FFmpegError:
             if not keyframes_only:

@@ -33,14 +33,8 @@ class RenditionSpec:
 
 
 def video_filter(spec: RenditionSpec, sample_aspect: float | None, fps: float | None) -> str:
-    """Fit into the frame, pad (never stretch); the sample aspect is applied first; rotation
-    is applied by ffmpeg's autorotation on decode."""
-    steps = []
-    if sample_aspect and abs(sample_aspect - 1.0) > 0.01:
-        steps.append("scale=trunc(iw*sar/2)*2:ih")
-    steps.append(f"scale={spec.width}:{spec.height}:force_original_aspect_ratio=decrease:force_divisible_by=2")
-    steps.append(f"pad={spec.width}:{spec.height}:(ow-iw)/2:(oh-ih)/2:color=black")
-    steps.append("setsar=1")
+    """The rendition's picture: fitted and padded (never stretched), rate capped, 4:2:0."""
+    steps = [ffmpeg.fit_filter(spec.width, spec.height, sample_aspect)]
     if fps and fps > spec.max_fps + 0.01:
         steps.append(f"fps={spec.max_fps:g}")
     steps.append("format=yuv420p")

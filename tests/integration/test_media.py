@@ -83,6 +83,8 @@ def test_anamorphic_source_fills_the_frame_undistorted(store, tmp_path, ffmpeg_a
     frame = gray_rows(out)
     assert frame[360 * 1280 + 2] > 80 and frame[360 * 1280 + 1277] > 80    # no bars: 16:9 displayed fills 16:9
     assert stream(out, "video")["sample_aspect_ratio"] in ("1:1", None)
+    poster = gray_rows(store.path(media.make_thumbnails(store, Layout("s", embedded=True), material, probe)["poster.jpg"]), None)
+    assert poster[360 * 1280 + 2] > 80 and poster[360 * 1280 + 1277] > 80  # the poster too, not squeezed
 
 
 def test_segmented_encode_keeps_every_frame_and_a_continuous_audio(store, tmp_path, ffmpeg_available):
