@@ -2,7 +2,8 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg fonts-noto-cjk \
+ && apt-get install -y --no-install-recommends ffmpeg fonts-noto-cjk antiword \
+    libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -1,11 +1,13 @@
-"""Text out of the documents teachers send (.docx, .pptx, .pdf, .txt), in a bounded child."""
+"""Text out of the documents teachers send (.docx, .pptx, .xlsx, .pdf, .txt and the legacy formats), bounded."""
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from . import office
 from .findings import make_finding
 from .models import DocumentReport, Finding, Material
 from .sandbox import ChildFailed, call_bounded
@@ -119,23 +121,76 @@ def _plain_text(path: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _readable_text(path: str) -> str:
+    """Plain text saved under a document's name (WPS does this); binary junk is refused."""
+    text = _plain_text(path)
+    sample = text[:20000]
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in sample)
+    if not sample or "\ufffd" in sample or printable < 0.95 * len(sample):
+        raise ValueError("文件内容不是可识别的文档格式")
+    return text
+
+
 EXTRACTORS = {".docx": _docx_text, ".pptx": _pptx_text, ".xlsx": _xlsx_text, ".pdf": _pdf_text, ".txt": _plain_text,
-              ".md": _plain_text}
-LEGACY = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx", ".wps": ".docx", ".et": ".xlsx", ".dps": ".pptx"}
+              ".md": _plain_text, ".csv": _plain_text}
+# Legacy and WPS formats, and the OOXML format each is read as.
+LEGACY = {".doc": ".docx", ".wps": ".docx", ".rtf": ".docx", ".ppt": ".pptx", ".pps": ".pptx", ".dps": ".pptx",
+          ".xls": ".xlsx", ".et": ".xlsx", ".odt": ".docx", ".odp": ".pptx", ".ods": ".xlsx", ".ppsx": ".pptx"}
+LEGACY_OF = {".docx": ".doc", ".pptx": ".ppt", ".xlsx": ".xls"}
+
+
+def _bounded(extractor, path: str, timeout_s: float) -> str:
+    try:
+        return call_bounded(extractor, path, timeout_s=timeout_s)
+    except ChildFailed as exc:
+        raise ValueError(f"文件损坏或格式不符：{exc}") from exc
+
+
+def _legacy_text(path: str, suffix: str, family: str | None, timeout_s: float) -> ExtractedText:
+    """A legacy file: antiword or our PPT walk for OLE files, LibreOffice for the rest and for what they refuse."""
+    target = LEGACY[suffix]
+    reason = None
+    if family is None and target == ".docx":
+        return ExtractedText(text=_bounded(_readable_text, path, timeout_s), method="txt")
+    if family == "ole" and target in (".docx", ".pptx"):
+        try:
+            if target == ".docx":
+                text, method = office.antiword_text(path), "antiword"
+            else:
+                text, method = _bounded(office.ppt_text, path, timeout_s), "ppt-records"
+            if text.strip():
+                return ExtractedText(text=text, method=method)
+        except ValueError as exc:
+            reason = str(exc)
+    with tempfile.TemporaryDirectory(prefix="smartedu-office-") as workdir:
+        try:
+            converted = office.convert_with_libreoffice(path, family, target.lstrip("."), workdir)
+        except ValueError as exc:
+            raise ValueError(reason or str(exc)) from exc
+        return ExtractedText(text=_bounded(EXTRACTORS[target], str(converted), timeout_s), method=f"libreoffice{target}")
 
 
 def extract_text(path: str, suffix: str, *, timeout_s: float = 60) -> ExtractedText:
-    """Raises ValueError with a Chinese reason when the text cannot be read."""
-    extractor = EXTRACTORS.get(suffix)
-    if extractor is None and suffix in LEGACY:
-        raise ValueError(f"暂不能读取旧版{suffix}文件，请另存为{LEGACY[suffix]}")
-    if extractor is None:
+    """The bytes, not the name, pick the reader (a .doc that is a .docx, a .docx that is a .doc).
+
+    Raises:
+        ValueError: with a Chinese reason when the text cannot be read.
+    """
+    if suffix not in EXTRACTORS and suffix not in LEGACY:
         raise ValueError(f"暂不支持读取{suffix or '无扩展名'}文件")
-    try:
-        text = call_bounded(extractor, path, timeout_s=timeout_s)
-    except ChildFailed as exc:
-        raise ValueError(f"文件损坏或格式不符：{exc}") from exc
-    return ExtractedText(text=text[:MAX_TEXT_CHARS], method=suffix.lstrip("."))
+    family = office.sniff_office(path) if suffix not in (".txt", ".md", ".csv") else None
+    if family == "pdf":
+        suffix = ".pdf"
+    elif family == "ole" and suffix in LEGACY_OF:
+        suffix = LEGACY_OF[suffix]                     # an old file renamed to the new extension
+    elif family == "ooxml" and suffix in LEGACY:
+        suffix = LEGACY[suffix]                        # WPS and others save OOXML under old names
+    if suffix in LEGACY:
+        extracted = _legacy_text(path, suffix, family, timeout_s)
+    else:
+        extracted = ExtractedText(text=_bounded(EXTRACTORS[suffix], path, timeout_s), method=suffix.lstrip("."))
+    extracted.text = extracted.text[:MAX_TEXT_CHARS]
+    return extracted
 
 
 def analyse_document(store: ObjectStore, material: Material) -> tuple[DocumentReport, list[Finding], str]:

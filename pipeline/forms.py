@@ -126,10 +126,10 @@ def docx_rows(path: str) -> list[list[str]]:
 
 
 def text_rows(text: str) -> list[list[str]]:
-    """Lines like '作品名称：xxx  作者：xxx' (from a PDF's text) as label/value rows."""
+    """Lines like '作品名称：xxx  作者：xxx' (a PDF's text) or tab-separated cells (antiword's tables) as rows."""
     rows = []
     for line in text.splitlines()[:MAX_CELLS]:
-        parts = [p for p in re.split(r"[:：]\s*|\s{2,}", line.strip()) if p]
+        parts = [p for p in re.split(r"[:：]\s*|\s{2,}|\t", line.strip()) if p]
         if parts:
             rows.append(parts)
     return rows

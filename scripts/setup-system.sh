@@ -8,9 +8,13 @@ declare -A wanted=(
   [redis-server]=redis-server
   [zip]=zip
   [7z]=p7zip-full
+  [antiword]=antiword
+  [chromium]=chromium
 )
 # Package-only dependencies, checked with dpkg.
-extra_packages=(fonts-noto-cjk)
+# LibreOffice's writer, impress and calc (nogui: no X libraries) read what antiword and our
+# PowerPoint walk cannot: .xls/.et, .rtf, ODF, WPS files and the .doc files antiword refuses.
+extra_packages=(fonts-noto-cjk libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui)
 
 missing=()
 for cmd in "${!wanted[@]}"; do
