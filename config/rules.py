@@ -81,6 +81,12 @@ class SubtitleRules(_Frozen):
     max_samples: int
     min_text_share: float
     min_distinct_lines: int
+    band: float
+    min_samples: int
+    full_decode_max_s: float
+    cpu_share: float
+    base_s: float
+    hard_cap_s: float
 
 
 class DuplicationRules(_Frozen):

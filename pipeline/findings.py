@@ -37,7 +37,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "VIDEO_BLACK_SEGMENTS": ("warn", "视频{file}有{count}段黑屏，共{total_s:.1f}秒，首段在{first_text}。"),
     "VIDEO_FROZEN_SEGMENTS": ("warn", "视频{file}有{count}段画面静止，共{total_s:.1f}秒，首段在{first_text}。"),
     "AUDIO_SILENT_SEGMENTS": ("warn", "视频{file}有{count}段无声，共{total_s:.1f}秒，首段在{first_text}。"),
-    "SUBTITLES_ABSENT": ("warn", "视频{file}未检测到字幕，通知建议关键事件配有字幕。"),
+    "SUBTITLES_ABSENT": ("warn", "视频{file}未检测到字幕（无字幕轨、无同名字幕文件，画面下方{checked_text}），通知建议关键事件配有字幕。"),
     "DOCUMENT_UNREADABLE": ("warn", "文档{file}无法提取文字（{reason}）。"),
     "DUPLICATION_HIGH": ("fail", "案例介绍{file}的重复率为{rate_pct:.1f}%，须低于{limit_pct:.0f}%。"),
     "TOPIC_IN_MULTIPLE_PROJECTS": ("fail", "作者{author}的同一课题《{title}》已在{other_project}项目中提交（{other_submission}），同一课题不得重复参加。"),

@@ -8,7 +8,7 @@ from config.rules import Rules
 
 from .classify import missing_roles
 from .findings import format_duration, make_finding
-from .models import Author, Finding, Material, QcResult, UploadEvent, VideoProbe
+from .models import Author, Finding, Material, QcResult, SubtitleReport, UploadEvent, VideoProbe
 
 
 def check_deadline(uploaded_at: datetime | None, rules: Rules) -> list[Finding]:
@@ -103,6 +103,18 @@ def check_qc(path: str, qc: QcResult, rules: Rules) -> list[Finding]:
         findings.append(make_finding("VIDEO_SHAKY", path, share_pct=qc.shaky_share * 100, shake_score=qc.shake_score,
                                      ranges=[[round(s.start, 2), round(s.end, 2)] for s in qc.shaky]))
     return findings
+
+
+def check_subtitles(path: str, role: str | None, report: SubtitleReport | None, rules: Rules) -> list[Finding]:
+    """建议关键事件配有字幕: a warning for a project video in which none was found."""
+    if report is None or report.kind != "none" or role not in rules.subtitles.roles:
+        return []
+    seen = report.evidence.get("burned_in") or {}
+    samples = seen.get("samples", 0)
+    checked = (f"抽查{samples}帧中{seen.get('samples_with_text', 0)}帧有居中文字、{seen.get('distinct_lines', 0)}种不同文字"
+               if samples else "未检查")
+    return [make_finding("SUBTITLES_ABSENT", path, samples=samples, text_share=seen.get("text_share"),
+                         sidecars_rejected=report.evidence.get("sidecars_rejected", []), checked_text=checked)]
 
 
 def check_main_work(main_sha256: str | None, main_name: str, materials: list[Material]) -> list[Finding]:

@@ -45,6 +45,23 @@ class VideoSpec:
     sar: str | None = None          # e.g. "4/3" for HDV anamorphic
     rotate: int | None = None       # display rotation written as metadata
     preset: str = "ultrafast"
+    subtitles: bool = True          # burned-in changing lines, as an editing app makes them
+
+
+SUBTITLE_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+SUBTITLE_LINES = ["同学们好今天我们学习分数", "请打开国家中小学智慧教育平台", "小组合作折出四分之一", "比较两个分数的大小",
+                  "平台练习可以马上看到结果", "下课前一起回顾今天的内容", "课后在平台上完成拓展练习", "谢谢大家"]
+
+
+def subtitle_filters(spec: VideoSpec) -> list[str]:
+    """drawtext filters that burn changing centred lines into the lower band (eight cues over the video)."""
+    if not spec.subtitles or not SUBTITLE_FONT.is_file():
+        return []
+    cue = max(0.5, spec.duration_s / len(SUBTITLE_LINES))
+    size = max(16, spec.height // 20)
+    return [f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x=(w-text_w)/2:y=h-text_h-{size}:fontsize={size}:"
+            f"fontcolor=white:borderw=2:bordercolor=black:enable='between(t,{i * cue:.2f},{(i + 1) * cue - 0.01:.2f})'"
+            for i, line in enumerate(SUBTITLE_LINES)]
 
 
 @dataclass
@@ -69,6 +86,7 @@ def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
     if spec.audio:
         cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={spec.duration_s}"]
     vf = [f"setsar={spec.sar}"] if spec.sar else []
+    vf += subtitle_filters(spec)
     if vf:
         cmd += ["-vf", ",".join(vf)]
     cmd += ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-g", str(spec.fps * 2)]

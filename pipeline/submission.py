@@ -22,10 +22,12 @@ from .classify import classify_materials, looks_like_form, reconcile_roles
 from .documents import analyse_document, wants_text, xlsx_rows
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
-from .models import Author, DocumentReport, Finding, Material, QcResult, UploadEvent, Verdict, VideoProbe, VideoReport
+from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Verdict, VideoProbe,
+                     VideoReport)
 from . import ffmpeg
 from .probe import probe_video, tool_source
 from .qc import run_qc
+from .subtitles import detect_subtitles
 from .storage import LocalStore, ObjectStore
 from .unpack import UnpackResult, unpack_archive
 from .verdict import build_verdict
@@ -154,8 +156,10 @@ def unpack_object(ctx: SubmissionContext, uploads: ObjectStore, key: str) -> Unp
         return unpack_submission(ctx, source, stat.size, archive_name)
 
 
-def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool = True) -> tuple[VideoReport, list[Finding]]:
-    """Probe one video, apply the format rules, then the QC pass; bad video is a finding."""
+def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool = True,
+                  materials: list[Material] | None = None) -> tuple[VideoReport, list[Finding]]:
+    """Probe one video, apply the format rules, then the QC pass and the subtitle search
+    (`materials`: the archive's members, for subtitle files beside it); bad video is a finding."""
     report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
     try:
         report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
@@ -168,7 +172,23 @@ def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool =
         except PermanentError as exc:
             return report, findings + [_unreadable(material, exc)]
         findings += rulebook.check_qc(material.path, report.qc, ctx.rules)
+        report.subtitles = find_subtitles(ctx, material, report.probe, materials or [material])
+        findings += rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules)
     return report, findings
+
+
+def find_subtitles(ctx: SubmissionContext, material: Material, probe: VideoProbe, materials: list[Material]) -> SubtitleReport:
+    """Embedded, sidecar or burned-in; a picture ffmpeg cannot sample is reported, never raised."""
+    demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
+    with ctx.timed("subtitles"), tool_source(ctx.store, material.key) as source:
+        try:
+            report, cpu_s = detect_subtitles(ctx.store, material, materials, probe, source, demuxer, ctx.rules.subtitles,
+                                             threads=ctx.ffmpeg_threads)
+        except ffmpeg.FFmpegError as exc:
+            log.warning("subtitles_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-500:])
+            return SubtitleReport(kind="none", evidence={"error": "解码超时" if exc.timed_out else "画面无法抽帧"})
+    ctx.timings["subtitles_cpu"] = ctx.timings.get("subtitles_cpu", 0.0) + cpu_s
+    return report
 
 
 def _unreadable(material: Material, exc: PermanentError) -> Finding:
@@ -278,7 +298,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         for material in (m for m in materials if m.kind == "video"):
             progress(stage, material.path)
             with ctx.timed(stage):
-                report, video_findings = analyse_video(ctx, material)
+                report, video_findings = analyse_video(ctx, material, materials=materials)
             videos.append(report)
             findings += video_findings
             bound.info("probe_done", stage=stage, path=material.path, findings=[f.code for f in video_findings])

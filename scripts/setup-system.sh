@@ -14,7 +14,8 @@ declare -A wanted=(
 # Package-only dependencies, checked with dpkg.
 # LibreOffice's writer, impress and calc (nogui: no X libraries) read what antiword and our
 # PowerPoint walk cannot: .xls/.et, .rtf, ODF, WPS files and the .doc files antiword refuses.
-extra_packages=(fonts-noto-cjk libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui)
+# libgl1 and libglib2.0-0: the opencv wheel rapidocr-onnxruntime pulls in links against them.
+extra_packages=(fonts-noto-cjk libgl1 libglib2.0-0 libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui)
 
 missing=()
 for cmd in "${!wanted[@]}"; do

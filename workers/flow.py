@@ -153,21 +153,25 @@ class Flow:
         self.state.set_stage(submission_id, run_id, "analyse")
         return fan_out
 
-    def _material(self, ctx: SubmissionContext, run_id: str, index: int) -> Material:
+    def _materials(self, ctx: SubmissionContext, run_id: str, index: int) -> list[Material]:
         unpacked = self.load_part(ctx, run_id, "unpack")
         if unpacked is None or unpacked.materials is None or index >= len(unpacked.materials):
             raise TransientError(f"unpack part of run {run_id} not readable yet")
-        return unpacked.materials[index]
+        return unpacked.materials
+
+    def _material(self, ctx: SubmissionContext, run_id: str, index: int) -> Material:
+        return self._materials(ctx, run_id, index)[index]
 
     def video(self, submission_id: str, run_id: str, index: int) -> tuple[bool, bool]:
         """Probe and QC one video; returns (it was the last part, it wants renditions)."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
             return False, False
-        material = self._material(ctx, run_id, index)
+        materials = self._materials(ctx, run_id, index)
         started = time.monotonic()
-        report, findings = analyse_video(ctx, material)
-        timings = {"probe_qc": time.monotonic() - started, **{k: v for k, v in ctx.timings.items() if k == "qc_cpu"}}
+        report, findings = analyse_video(ctx, materials[index], materials=materials)
+        timings = {"probe_qc": time.monotonic() - started,
+                   **{k: v for k, v in ctx.timings.items() if k in ("qc_cpu", "subtitles", "subtitles_cpu")}}
         wants_media = decodable(report, findings)
         if wants_media:
             # Registered before the part is marked done, so the set is final when the verdict is.

@@ -119,9 +119,36 @@ def test_events_through_the_stream_get_verdicts(cluster, processes):
         assert verdict["status"] in status and notice[0]["key"] == f"verdicts/{event['submission_id']}.json"
         assert {m["role"] for m in verdict["materials"]} >= {"registration_form"}
         assert verdict["videos"] and verdict["videos"][0]["probe"]["display_width"] == 1920
+        assert verdict["videos"][0]["subtitles"]["kind"] == "burned_in"    # the sample burns its lines in
     assert "SUBMITTED_AFTER_DEADLINE" in {f["code"] for f in verdict_of(cluster, late["submission_id"])["findings"]}
     pending = cluster["redis"].xpending("smartedu:uploads", "ingest")
     assert pending["pending"] == 0
+
+
+def test_subtitle_outcomes_in_the_distributed_mode(cluster, processes, tmp_path):
+    from tests.integration.test_subtitles import archive_with
+    from tests.subtitle_media import CASES, make_case
+
+    for case in CASES:
+        if case.name in ("sidecar_srt", "mov_text_track", "no_text"):
+            make_case(case, tmp_path, duration=12.0)
+    processes("worker", "--processes", "1", "--threads", "2")
+    processes("ingest", "--claim-idle", "5")
+    expected = {"sidecar_srt": "sidecar", "mov_text_track": "embedded", "no_text": "none"}
+    sent = {}
+    for name in expected:
+        archive, event, video_name = archive_with(tmp_path, tmp_path, name)
+        sid = f"subs-{name}-{uuid.uuid4().hex[:6]}"
+        key = f"{sid}/{archive.name}"
+        cluster["s3"].fput_object("uploads", key, str(archive))
+        add_event(cluster, dict(event, submission_id=sid, archive={"bucket": "uploads", "key": key}))
+        sent[sid] = (name, video_name)
+    for sid, (name, video_name) in sent.items():
+        wait_for(lambda: notices(cluster, sid), 180, f"verdict of {name}")
+        verdict = verdict_of(cluster, sid)
+        video = next(v for v in verdict["videos"] if v["path"] == video_name)
+        assert video["subtitles"]["kind"] == expected[name], video["subtitles"]
+        assert ("SUBTITLES_ABSENT" in {f["code"] for f in verdict["findings"]}) == (expected[name] == "none")
 
 
 def test_bad_event_gets_an_error_notice_and_is_not_retried(cluster, processes):

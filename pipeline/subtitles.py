@@ -1,0 +1,327 @@
+"""Does a video carry subtitles? A track in the container, a subtitle file beside it, or text burned into the picture.
+
+Most teachers burn subtitles in with their editing app, so the picture is read too: frames
+sampled across the whole video (keyframes only, so a 45-minute recording costs seconds),
+the lower band cropped and read by PP-OCR (rapidocr-onnxruntime, models inside the wheel,
+no network). Text counts as subtitles only when centred lines appear in enough samples and
+change over time: a school logo in a corner, a fixed caption or a watermark does not.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tempfile
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import structlog
+
+from config.rules import SubtitleRules
+
+from . import ffmpeg
+from .models import Material, SubtitleReport, VideoProbe
+from .storage import ObjectStore
+
+log = structlog.get_logger("pipeline.subtitles")
+
+MAX_SIDECAR_BYTES = 5 * 1024 * 1024
+MAX_CUES = 100_000
+MAX_LINES_REPORTED = 5
+MIN_OCR_SCORE = 0.6
+SAME_LINE_RATIO = 0.7             # OCR variants of one line are at least this similar
+CENTRE_TOLERANCE = 0.2            # a subtitle line's centre lies within 0.5 +/- this of the width
+OCR_WIDTH = 960
+OCR_CONFIG = Path(__file__).resolve().parent.parent / "config" / "ocr.yaml"
+_MEANINGFUL = re.compile(r"[\w\u4e00-\u9fff]")
+_SRT_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})")
+_VTT_TIME = re.compile(r"(?:(\d{1,2}):)?(\d{2}):(\d{2})\.(\d{3})\s*-->\s*(?:(\d{1,2}):)?(\d{2}):(\d{2})\.(\d{3})")
+_LRC_TIME = re.compile(r"\[(\d{1,3}):(\d{2})(?:[.:](\d{1,3}))?\]")
+_ASS_TAGS = re.compile(r"\{[^}]*\}")
+
+
+@dataclass(frozen=True)
+class Cue:
+    start_s: float
+    text: str
+
+
+# --- sidecar files ---------------------------------------------------------------------------
+
+def decode_subtitle_bytes(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, then GB18030 (Chinese .srt files are often GBK)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def _seconds(h: str | None, m: str, s: str, frac: str | None) -> float:
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + (int(frac) / 10 ** len(frac) if frac else 0.0)
+
+
+def parse_cues(text: str, suffix: str) -> list[Cue]:
+    """Cues with visible text from an .srt, .vtt, .ass/.ssa or .lrc; malformed blocks are skipped."""
+    cues: list[Cue] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if suffix in (".ass", ".ssa"):
+        for line in lines:
+            if line.startswith("Dialogue:"):
+                fields = line.split(",", 9)
+                if len(fields) == 10:
+                    body = _ASS_TAGS.sub("", fields[9]).replace("\\N", " ").replace("\\n", " ").strip()
+                    times = re.match(r"(\d+):(\d{2}):(\d{2})\.(\d+)", fields[1].strip())
+                    if body and times:
+                        cues.append(Cue(_seconds(*times.groups()), body))
+            if len(cues) >= MAX_CUES:
+                break
+        return cues
+    if suffix == ".lrc":
+        for line in lines:
+            stamps = list(_LRC_TIME.finditer(line))
+            body = _LRC_TIME.sub("", line).strip()
+            if stamps and body:
+                m = stamps[0]
+                cues.append(Cue(_seconds(None, m.group(1), m.group(2), m.group(3)), body))
+            if len(cues) >= MAX_CUES:
+                break
+        return cues
+    pattern = _VTT_TIME if suffix == ".vtt" else _SRT_TIME
+    start: float | None = None
+    body_lines: list[str] = []
+    for line in [*lines, ""]:
+        match = pattern.search(line)
+        if match:
+            start = _seconds(*match.groups()[:4])
+            body_lines = []
+        elif line.strip() == "":
+            body = " ".join(body_lines).strip()
+            if start is not None and _MEANINGFUL.search(re.sub(r"<[^>]+>", "", body)):
+                cues.append(Cue(start, body))
+            start, body_lines = None, []
+        elif start is not None:
+            body_lines.append(line.strip())
+        if len(cues) >= MAX_CUES:
+            break
+    return cues
+
+
+def _stem_key(path: str) -> tuple[str, str]:
+    pure = PurePosixPath(path)
+    return str(pure.parent), unicodedata.normalize("NFKC", pure.stem).casefold()
+
+
+def find_sidecars(video: Material, materials: list[Material]) -> list[Material]:
+    """Subtitle files paired with the video: the same base name (课堂实录.srt, 课堂实录.zh-CN.srt),
+    or the only subtitle file beside the only video of a folder."""
+    folder, stem = _stem_key(video.path)
+    subtitles = [m for m in materials if m.kind == "subtitle" and _stem_key(m.path)[0] == folder]
+    named = [m for m in subtitles if _stem_key(m.path)[1] == stem or _stem_key(m.path)[1].startswith(stem + ".")]
+    if named:
+        return named
+    videos_here = [m for m in materials if m.kind == "video" and _stem_key(m.path)[0] == folder]
+    return subtitles if len(subtitles) == 1 and len(videos_here) == 1 else []
+
+
+def sidecar_report(store: ObjectStore, video: Material, materials: list[Material]) -> tuple[SubtitleReport | None, list[dict]]:
+    """The first paired subtitle file that parses and holds cues; the rejected ones with their reason."""
+    rejected = []
+    for candidate in find_sidecars(video, materials):
+        suffix = PurePosixPath(candidate.path).suffix.lower()
+        if candidate.size > MAX_SIDECAR_BYTES:
+            rejected.append({"path": candidate.path, "reason": "too_large"})
+            continue
+        with store.open(candidate.key) as handle:
+            cues = parse_cues(decode_subtitle_bytes(handle.read(MAX_SIDECAR_BYTES)), suffix)
+        if not cues:
+            rejected.append({"path": candidate.path, "reason": "no_cues"})
+            continue
+        return SubtitleReport(kind="sidecar", evidence={
+            "path": candidate.path, "format": suffix.lstrip("."), "cues": len(cues),
+            "first_lines": [c.text[:80] for c in cues[:3]]}), rejected
+    return None, rejected
+
+
+def embedded_report(probe: VideoProbe) -> SubtitleReport | None:
+    if not probe.subtitle_streams:
+        return None
+    return SubtitleReport(kind="embedded", evidence={
+        "streams": [{"codec": s.codec, "language": s.language} for s in probe.subtitle_streams]})
+
+
+# --- burned-in text --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrameText:
+    time_s: float
+    lines: tuple[str, ...]        # centred lines in the lower band, top to bottom
+
+
+def sample_interval(duration_s: float, rules: SubtitleRules) -> float:
+    """Every `sample_every_s`, stretched so that a long video gives at most `max_samples` and
+    shrunk so that a short one still gives `min_samples`."""
+    if duration_s and duration_s < rules.sample_every_s * rules.min_samples:
+        return max(0.2, duration_s / rules.min_samples)
+    return max(rules.sample_every_s, duration_s / max(rules.max_samples, 1))
+
+
+def band_size(probe: VideoProbe, band: float) -> tuple[int, int]:
+    """Width and height (even) of the scaled lower band, in displayed proportions."""
+    width = probe.display_width or probe.width or 1920
+    height = probe.display_height or probe.height or 1080
+    out_w = min(OCR_WIDTH, width - width % 2)
+    out_h = max(2, round(height * band * out_w / width / 2) * 2)
+    return out_w, out_h
+
+
+def frames_command(source: str, demuxer: str | None, *, interval_s: float, max_frames: int, band: float,
+                   size: tuple[int, int], out_pattern: str, keyframes_only: bool = True, threads: int = 0) -> list[str]:
+    """ffmpeg writing one lower-band image per `interval_s` (showinfo logs each one's time).
+
+    Keyframes only: decoding a 45-minute 1080p recording's keyframes costs a few CPU seconds
+    where decoding every frame costs minutes; the tool call is otherwise hardened as QC's."""
+    select = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval_s:.3f})'"
+    crop = f"crop=iw:trunc(ih*{band:.3f}/2)*2:0:ih-trunc(ih*{band:.3f}/2)*2"
+    chain = f"{select},showinfo,{crop},scale={size[0]}:{size[1]},format=bgr24"
+    cmd = [ffmpeg.FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "info", "-threads", str(threads)]
+    if keyframes_only:
+        cmd += ["-skip_frame", "nokey"]
+    return [*cmd, *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", chain,
+            "-fps_mode", "passthrough", "-frames:v", str(max_frames), "-f", "image2", out_pattern]
+
+
+_SHOWINFO_TIME = re.compile(r"Parsed_showinfo.*?\bn:\s*(\d+).*?\bpts_time:\s*(-?[\d.]+)")
+
+
+def showinfo_times(lines: list[str]) -> list[float]:
+    return [float(m.group(2)) for m in map(_SHOWINFO_TIME.search, lines) if m]
+
+
+_ocr_engine = None
+_ocr_lock = threading.Lock()
+
+
+def ocr_engine():
+    """PP-OCRv4 (detection + recognition) from the rapidocr-onnxruntime wheel, loaded once per process.
+
+    One inference thread: workers scale by processes, as ffmpeg does here."""
+    global _ocr_engine
+    with _ocr_lock:
+        if _ocr_engine is None:
+            import cv2
+            from rapidocr_onnxruntime import RapidOCR
+
+            cv2.setNumThreads(1)
+            _ocr_engine = RapidOCR(config_path=str(OCR_CONFIG))
+        return _ocr_engine
+
+
+def centred_lines(results, width: int) -> tuple[str, ...]:
+    """The OCR lines that sit like subtitles: confident, meaningful, centred horizontally."""
+    lines = []
+    for box, text, score in results or []:
+        xs = [point[0] for point in box]
+        centre = (min(xs) + max(xs)) / 2 / width
+        if float(score) < MIN_OCR_SCORE or len(_MEANINGFUL.findall(text)) < 2 or abs(centre - 0.5) > CENTRE_TOLERANCE:
+            continue
+        lines.append((min(point[1] for point in box), text.strip()))
+    return tuple(text for _, text in sorted(lines))
+
+
+def read_frame(path: str) -> tuple[str, ...]:
+    import cv2
+
+    image = cv2.imread(path)
+    if image is None:
+        return ()
+    results, _ = ocr_engine()(image, use_cls=False)
+    return centred_lines(results, image.shape[1])
+
+
+def distinct_lines(texts: list[str]) -> list[str]:
+    """Texts that differ from every earlier one (OCR variants of one line count once); bounded input."""
+    kept: list[str] = []
+    for text in texts:
+        if all(difflib.SequenceMatcher(None, text, seen).ratio() < SAME_LINE_RATIO for seen in kept):
+            kept.append(text)
+    return kept
+
+
+def judge_burned_in(frames: list[FrameText], samples: int, rules: SubtitleRules) -> SubtitleReport:
+    """Subtitles when enough samples carry centred lower-band text and that text changes over time."""
+    with_text = [f for f in frames if f.lines]
+    share = len(with_text) / samples if samples else 0.0
+    distinct = distinct_lines(["".join(f.lines) for f in with_text][:rules.max_samples])
+    evidence = {
+        "samples": samples, "samples_with_text": len(with_text), "text_share": round(share, 3),
+        "distinct_lines": len(distinct), "timestamps_s": [round(f.time_s, 2) for f in with_text][:50],
+        "lines": distinct[:MAX_LINES_REPORTED],
+    }
+    # A short video has few samples: half of its text samples must differ, at most min_distinct_lines.
+    needed = max(2, min(rules.min_distinct_lines, len(with_text) // 2))
+    found = share >= rules.min_text_share and len(distinct) >= needed
+    return SubtitleReport(kind="burned_in" if found else "none", evidence={"burned_in": evidence} if not found else evidence)
+
+
+def sample_lower_band(source: str, demuxer: str | None, probe: VideoProbe, rules: SubtitleRules, *,
+                      threads: int = 0, deadline: float) -> tuple[list[FrameText], int, float]:
+    """Sampled frames' centred lower-band lines; returns (frames, samples, ffmpeg CPU seconds).
+
+    Keyframes first; a short video whose keyframes are too sparse is sampled again decoding
+    every frame (bounded by `full_decode_max_s`)."""
+    duration = probe.duration_s or 0.0
+    interval = sample_interval(duration, rules)
+    size = band_size(probe, rules.band)
+    cpu = 0.0
+    with tempfile.TemporaryDirectory(prefix="smartedu-subs-") as tmp:
+        for keyframes_only in (True, False):
+            for old in Path(tmp).glob("*.bmp"):
+                old.unlink()
+            cmd = frames_command(source, demuxer, interval_s=interval, max_frames=rules.max_samples, band=rules.band,
+                                 size=size, out_pattern=str(Path(tmp, "%05d.bmp")), keyframes_only=keyframes_only,
+                                 threads=threads)
+            timeout = max(10.0, deadline - time.monotonic())
+            result = ffmpeg.run(cmd, timeout_s=timeout, keep_stderr_lines=rules.max_samples * 4 + 50, stdout=False)
+            cpu += result.cpu_s
+            times = showinfo_times(result.stderr_lines)
+            images = sorted(Path(tmp).glob("*.bmp"))
+            wanted = min(rules.max_samples, max(1, int(duration / interval)))
+            if not keyframes_only or len(images) >= min(wanted, rules.min_samples) or duration > rules.full_decode_max_s:
+                break
+        frames = []
+        for number, image in enumerate(images):
+            if time.monotonic() > deadline:
+                break
+            frames.append(FrameText(times[number] if number < len(times) else number * interval, read_frame(str(image))))
+    return frames, len(frames), cpu
+
+
+def detect_subtitles(store: ObjectStore, video: Material, materials: list[Material], probe: VideoProbe, source: str | None,
+                     demuxer: str | None, rules: SubtitleRules, *, threads: int = 0) -> tuple[SubtitleReport, float]:
+    """Embedded, then sidecar, then burned-in; the first found wins. Returns the report and CPU seconds.
+
+    `source` is what ffmpeg reads (a local path or a presigned URL); None skips the picture."""
+    started_cpu = time.process_time()
+    embedded = embedded_report(probe)
+    if embedded is not None:
+        return embedded, 0.0
+    sidecar, rejected = sidecar_report(store, video, materials)
+    if sidecar is not None:
+        return sidecar, 0.0
+    if source is None:
+        return SubtitleReport(kind="none", evidence={"sidecars_rejected": rejected} if rejected else {}), 0.0
+    deadline = time.monotonic() + min(rules.hard_cap_s, rules.cpu_share * (probe.duration_s or 0.0) + rules.base_s)
+    frames, samples, ffmpeg_cpu = sample_lower_band(source, demuxer, probe, rules, threads=threads, deadline=deadline)
+    report = judge_burned_in(frames, samples, rules)
+    if rejected:
+        report.evidence["sidecars_rejected"] = rejected
+    cpu = ffmpeg_cpu + time.process_time() - started_cpu
+    report.evidence["cpu_s"] = round(cpu, 2)
+    return report, cpu

@@ -1,0 +1,95 @@
+"""The labelled subtitle set, made by ffmpeg drawtext with Debian's Noto CJK font at test time.
+
+Each case is (name, expected kind, how it is made). Pictures are textured and moving, with
+a school logo in a corner in the subtitled cases too, so that text detection has to tell
+subtitles from the rest of the picture.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+FF = ["ffmpeg", "-v", "error", "-y"]
+X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10"]
+LINES = ["同学们好今天我们学习分数的初步认识", "请大家打开国家中小学智慧教育平台", "先看一段视频想一想一半怎样表示",
+         "把一个蛋糕平均分成两份每份是它的二分之一", "小组合作用纸折出四分之一", "哪个小组愿意来展示一下",
+         "说得很好我们再比较两个分数的大小", "平台上的练习可以马上看到结果", "下课前我们一起回顾今天的内容",
+         "课后请在平台上完成拓展练习"]
+CUE_S = 3.0
+
+
+@dataclass(frozen=True)
+class SubtitleCase:
+    name: str
+    expected: str            # embedded, sidecar, burned_in, none
+    sidecar: str | None = None   # the .srt's text, when the case has one
+
+
+def _text(text: str, *, x: str, y: str, size: int = 56, color: str = "white", border: str = "black", enable: str | None = None) -> str:
+    spec = f"drawtext=fontfile={FONT}:text='{text}':x={x}:y={y}:fontsize={size}:fontcolor={color}:borderw=3:bordercolor={border}"
+    return spec + (f":enable='{enable}'" if enable else "")
+
+
+def _subtitles(color: str = "white", border: str = "black") -> list[str]:
+    return [_text(line, x="(w-text_w)/2", y="h-text_h-70", color=color, border=border,
+                  enable=f"between(t,{i * CUE_S},{(i + 1) * CUE_S - 0.01})") for i, line in enumerate(LINES)]
+
+
+LOGO = _text("第一实验小学", x="w-text_w-40", y="h-text_h-30", size=36)
+
+
+def srt(lines: list[str]) -> str:
+    def stamp(t: float) -> str:
+        return f"00:00:{int(t):02d},{int(t * 1000) % 1000:03d}"
+    return "\n".join(f"{i + 1}\n{stamp(i * CUE_S)} --> {stamp((i + 1) * CUE_S - 0.1)}\n{line}\n" for i, line in enumerate(lines))
+
+
+CASES = [
+    SubtitleCase("changing_subtitles", "burned_in"),
+    SubtitleCase("light_text_on_light_background", "burned_in"),
+    SubtitleCase("static_logo_only", "none"),
+    SubtitleCase("fixed_caption_centre", "none"),
+    SubtitleCase("slide_text_upper_half", "none"),
+    SubtitleCase("no_text", "none"),
+    SubtitleCase("mov_text_track", "embedded"),
+    SubtitleCase("sidecar_srt", "sidecar", sidecar=srt(LINES)),
+    SubtitleCase("empty_srt", "none", sidecar=""),
+]
+
+
+def make_case(case: SubtitleCase, directory: Path, *, duration: float = 30.0, size: str = "1920x1080") -> Path:
+    """The case's video (and its .srt beside it when it has one)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{case.name}.mp4"
+    scene = f"testsrc2=s={size}:r=10:d={duration}"
+    filters: list[str] = []
+    extra_inputs: list[str] = []
+    extra_maps: list[str] = []
+    if case.name == "changing_subtitles":
+        filters = [LOGO, *_subtitles()]
+    elif case.name == "light_text_on_light_background":
+        scene = f"color=c=0xE8E4D8:s={size}:r=10:d={duration}"
+        filters = ["noise=alls=12:allf=t", *_subtitles(color="white", border="0x707070")]
+    elif case.name == "static_logo_only":
+        filters = [LOGO, _text("国家中小学智慧教育平台", x="40", y="40", size=40)]
+    elif case.name == "fixed_caption_centre":
+        filters = [LOGO, _text("第一实验小学 数学公开课 分数的初步认识", x="(w-text_w)/2", y="h-text_h-70")]
+    elif case.name == "slide_text_upper_half":
+        filters = [_text(line, x="(w-text_w)/2", y="120", size=64, enable=f"between(t,{i * CUE_S},{(i + 1) * CUE_S - 0.01})")
+                   for i, line in enumerate(LINES)]
+    elif case.name == "mov_text_track":
+        cues = directory / f"{case.name}.cues.srt"
+        cues.write_text(srt(LINES), encoding="utf-8")
+        extra_inputs = ["-i", str(cues)]
+        extra_maps = ["-map", "0:v", "-map", "1:s", "-c:s", "mov_text", "-metadata:s:s:0", "language=chi"]
+    cmd = [*FF, "-f", "lavfi", "-i", scene, *extra_inputs]
+    if filters:
+        cmd += ["-vf", ",".join(filters)]
+    cmd += [*(extra_maps or []), *X264, str(path)]
+    subprocess.run(cmd, check=True, timeout=300)
+    if case.sidecar is not None:
+        (directory / f"{case.name}.srt").write_text(case.sidecar, encoding="utf-8")
+    return path
