@@ -102,6 +102,27 @@ class TopicRules(_Frozen):
     title_similarity: float
 
 
+class QuotaRules(_Frozen):
+    per_kind: dict[str, int]
+    kind_labels: dict[str, str]
+    development_zone_suffixes: list[str]
+    city_school_districts: list[str]
+    districts: dict[str, str] = Field(default_factory=dict)
+    exempt_applicant_types: list[str]
+    counted_statuses: list[str]
+
+    def kind_of(self, district: str | None) -> str:
+        """county, development_zone or city_school, from the explicit table, then the name."""
+        name = (district or "").strip()
+        if name in self.districts:
+            return self.districts[name]
+        if any(name == d or name.startswith(d) for d in self.city_school_districts):
+            return "city_school"
+        if any(name.endswith(suffix) for suffix in self.development_zone_suffixes):
+            return "development_zone"
+        return "county"
+
+
 class AwardRules(_Frozen):
     first: float
     second: float
@@ -125,7 +146,9 @@ class Rules(_Frozen):
     subtitles: SubtitleRules
     duplication: DuplicationRules
     topics: TopicRules
-    quotas: dict[str, int]
+    project_labels: dict[str, str]
+    applicant_type_labels: dict[str, str]
+    quotas: QuotaRules
     awards: AwardRules
     digest: str = Field(default="", description="sha256 of the file, for audit")
 

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     metrics_port: int = 9191
     segment_threshold_s: float = 120.0   # longer videos are transcoded in segments across workers
     segment_s: float = 30.0
+    report_base_url: str = ""            # where reviewers open the bucket's objects; links in `smartedu report`
 
 
 @lru_cache(maxsize=1)

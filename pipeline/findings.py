@@ -26,7 +26,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "REGISTRATION_FORM_MISMATCH": ("warn", "报名表{file}中的{label}为“{form_value}”，与上传信息“{event_value}”不一致，请核对。"),
     "AUTHORS_TOO_MANY": ("fail", "作者共{count}人，超过本项目{limit}人的上限（{source}）。"),
     "AUTHORS_DIFFERENT_UNITS": ("fail", "教师案例的作者须来自同一单位，现为{count}个单位：{units_text}。"),
-    "SUBMITTED_AFTER_DEADLINE": ("fail", "作品上传时间为{uploaded_at}，晚于截止时间{deadline}。"),
+    "SUBMITTED_AFTER_DEADLINE": ("fail", "作品上传时间为{uploaded_at_text}，晚于截止时间{deadline_text}。"),
     "VIDEO_UNREADABLE": ("fail", "视频{file}无法读取（{reason}），请重新导出MP4文件。"),
     "VIDEO_NOT_MP4": ("fail", "视频{file}的实际格式是{container}，不是要求的MP4格式，请转换为MP4后重新上传。"),
     "VIDEO_RESOLUTION_LOW": ("fail", "视频{file}的分辨率为{display_width}x{display_height}，低于要求的{required_text}。"),
@@ -41,6 +41,28 @@ CATALOG: dict[str, tuple[str, str]] = {
     "DOCUMENT_UNREADABLE": ("warn", "文档{file}无法提取文字（{reason}）。"),
     "DUPLICATION_HIGH": ("fail", "案例介绍{file}的重复率为{rate_pct:.1f}%，须低于{limit_pct:.0f}%。"),
     "TOPIC_IN_MULTIPLE_PROJECTS": ("fail", "作者{author}的同一课题《{title}》已在{other_project}项目中提交（{other_submission}），同一课题不得重复参加。"),
+}
+
+
+# What the notice asks, per code: the line a teacher reads under each finding in report.html.
+NOTICE: dict[str, str] = {
+    **dict.fromkeys(["ARCHIVE_TOO_LARGE", "ARCHIVE_UNREADABLE", "ARCHIVE_ENCRYPTED", "ARCHIVE_UNSAFE_PATH", "ARCHIVE_BOMB",
+                     "ARCHIVE_EMPTY", "ARCHIVE_NESTED", "ARCHIVE_UNSUPPORTED_INNER", "ARCHIVE_NAME_ENCODING"],
+                    "以zip压缩包附件形式提交，附件大小不超过700MB。"),
+    **dict.fromkeys(["MATERIAL_MISSING", "MATERIAL_UNRECOGNIZED", "REGISTRATION_FORM_UNPARSED", "REGISTRATION_FORM_MISMATCH",
+                     "DOCUMENT_UNREADABLE"], "按通知“报送要求”提交报名表及各项目要求的材料。"),
+    "MAIN_WORK_MISMATCH": "主作品需单独上传到市教育云平台活动专区，余下材料打包上传。",
+    **dict.fromkeys(["AUTHORS_TOO_MANY", "AUTHORS_DIFFERENT_UNITS"],
+                    "教师案例作者不超过2人（须来自同一单位）；课例作者限报1人；团队成员限报6人。"),
+    "SUBMITTED_AFTER_DEADLINE": "作品上传7月25日前完成。",
+    **dict.fromkeys(["VIDEO_UNREADABLE", "VIDEO_NOT_MP4", "VIDEO_RESOLUTION_LOW", "VIDEO_ASPECT_NOT_16_9"],
+                    "视频类材料采用MP4格式，画面比例为16：9，分辨率不低于1080p（1920*1080）。"),
+    "VIDEO_TOO_LONG": "案例介绍视频时长不超过6分钟，课堂教学实录时长不超过45分钟。",
+    **dict.fromkeys(["VIDEO_NO_AUDIO", "VIDEO_SHAKY", "VIDEO_BLACK_SEGMENTS", "VIDEO_FROZEN_SEGMENTS", "AUDIO_SILENT_SEGMENTS"],
+                    "要求图像稳定、构图合理，声音清晰。"),
+    "SUBTITLES_ABSENT": "建议关键事件配有字幕。",
+    "DUPLICATION_HIGH": "案例介绍重复率须低于30%。",
+    "TOPIC_IN_MULTIPLE_PROJECTS": "同一课题不得重复参加案例评选。",
 }
 
 

@@ -15,7 +15,16 @@ def check_deadline(uploaded_at: datetime | None, rules: Rules) -> list[Finding]:
     deadline = rules.deadlines.upload
     if uploaded_at is None or uploaded_at <= deadline:
         return []
-    return [make_finding("SUBMITTED_AFTER_DEADLINE", None, uploaded_at=uploaded_at.isoformat(), deadline=deadline.isoformat())]
+    return [make_finding("SUBMITTED_AFTER_DEADLINE", None, uploaded_at=uploaded_at.isoformat(), deadline=deadline.isoformat(),
+                         uploaded_at_text=_beijing(uploaded_at), deadline_text=_beijing(deadline))]
+
+
+def _beijing(moment: datetime) -> str:
+    """A time as a teacher reads it: Beijing time, to the minute."""
+    from datetime import timedelta, timezone
+
+    local = moment.astimezone(timezone(timedelta(hours=8)))
+    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}（北京时间）"
 
 
 def _unit_key(unit: str) -> str:

@@ -53,15 +53,25 @@ SUBTITLE_LINES = ["同学们好今天我们学习分数", "请打开国家中小
                   "平台练习可以马上看到结果", "下课前一起回顾今天的内容", "课后在平台上完成拓展练习", "谢谢大家"]
 
 
+# Filters that turn the stored picture into its displayed orientation and back, for `rotate`.
+_TO_DISPLAY = {90: ("transpose=2", "transpose=1"), 180: ("hflip,vflip", "hflip,vflip"), 270: ("transpose=1", "transpose=2")}
+
+
 def subtitle_filters(spec: VideoSpec) -> list[str]:
-    """drawtext filters that burn changing centred lines into the lower band (eight cues over the video)."""
+    """drawtext filters that burn changing centred lines into the lower band (eight cues over the
+    video), upright in the displayed picture as an editing app would, whatever the rotation."""
     if not spec.subtitles or not SUBTITLE_FONT.is_file():
         return []
     cue = max(0.5, spec.duration_s / len(SUBTITLE_LINES))
-    size = max(16, spec.height // 20)
-    return [f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x=(w-text_w)/2:y=h-text_h-{size}:fontsize={size}:"
-            f"fontcolor=white:borderw=2:bordercolor=black:enable='between(t,{i * cue:.2f},{(i + 1) * cue - 0.01:.2f})'"
-            for i, line in enumerate(SUBTITLE_LINES)]
+    rotated = (spec.rotate or 0) % 360
+    size = max(16, min(spec.width, spec.height) // 20)
+    lines = [f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x=(w-text_w)/2:y=h-text_h-{size}:fontsize={size}:"
+             f"fontcolor=white:borderw=2:bordercolor=black:enable='between(t,{i * cue:.2f},{(i + 1) * cue - 0.01:.2f})'"
+             for i, line in enumerate(SUBTITLE_LINES)]
+    if rotated in _TO_DISPLAY:
+        to_display, back = _TO_DISPLAY[rotated]
+        return [to_display, *lines, back]
+    return lines
 
 
 @dataclass

@@ -321,11 +321,30 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         verdict = decide_verdict(ctx, findings, materials, videos, documents, error=error_detail(stage, exc))
     progress("verdict", verdict.status)
     store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
+    write_report(ctx, verdict)
     bound.info("verdict_written", stage="verdict", status=verdict.status, findings=len(verdict.findings))
     if media and verdict.status != "error":
         add_media(ctx, verdict, materials, progress)
         store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
+        write_report(ctx, verdict)
     return verdict
+
+
+def write_report(ctx: SubmissionContext, verdict: Verdict) -> str | None:
+    """report.html beside the verdict; a page that cannot be rendered is logged, never fatal.
+
+    Returns the page's key, or None."""
+    from .report import render_report
+
+    key = ctx.layout.report()
+    try:
+        html = render_report(verdict, ctx.rules, asset_prefix="" if ctx.layout.embedded else "../")
+        ctx.store.put_bytes(key, html.encode("utf-8"), content_type="text/html; charset=utf-8")
+    except Exception as exc:  # the verdict stands without its page
+        log.error("report_failed", submission_id=ctx.event.submission_id, stage="report", error=type(exc).__name__,
+                  reason=str(exc)[:300])
+        return None
+    return key
 
 
 def add_media(ctx: SubmissionContext, verdict: Verdict, materials: list[Material], progress: Progress) -> None:

@@ -101,6 +101,80 @@ def _print_summary(verdict, out_dir: Path) -> None:
     if verdict.error:
         console.print(f"  error in {verdict.error.get('stage')}: {verdict.error.get('reason')}", markup=False)
     console.print(f"  verdict: {out_dir / 'verdict.json'}")
+    if (out_dir / "report.html").is_file():
+        console.print(f"  report:  {out_dir / 'report.html'}")
+
+
+@app.command()
+def report(
+    output: Path = typer.Option(..., "--output", help="the sheet to write (.xlsx or .csv)"),
+    fmt: str = typer.Option("xlsx", "--format", help="xlsx | csv"),
+    out: Optional[Path] = typer.Option(None, "--out", help="verdicts under this folder (embedded mode); default: the bucket"),
+    district: Optional[str] = typer.Option(None, "--district"),
+    project: Optional[str] = typer.Option(None, "--project", help="case | lesson | team"),
+    status_filter: Optional[str] = typer.Option(None, "--status", help="pass | warn | fail | error"),
+) -> None:
+    """The reviewers' sheet: one row per submission, quotas per district and award counts."""
+    from pipeline import sheet
+
+    if fmt not in ("xlsx", "csv"):
+        raise _usage_error("--format must be xlsx or csv")
+    if project is not None and project not in ("case", "lesson", "team"):
+        raise _usage_error("--project must be case, lesson or team")
+    if status_filter is not None and status_filter not in ("pass", "warn", "fail", "error"):
+        raise _usage_error("--status must be pass, warn, fail or error")
+    rules = _rules()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        if not out.is_dir():
+            raise _usage_error(f"no such folder: {out}")
+        found = list(sheet.verdicts_under(out))
+        pages = {v["submission_id"]: folder / "report.html" for v, folder in found}
+        verdicts = sheet.latest_verdicts(v for v, _ in found)
+
+        def link(sid: str) -> str:
+            page = pages.get(sid)
+            return os.path.relpath(page, output.resolve().parent) if page and page.is_file() else ""
+    else:
+        verdicts, link = _bucket_verdicts()
+    rows = [sheet.entry_row(v, link(v["submission_id"])) for v in verdicts]
+    rows = sheet.filter_rows(rows, district=district, project=project, status=status_filter)
+    quotas, awards = sheet.quota_rows(rows, rules), sheet.award_rows(rows, rules)
+    if fmt == "csv":
+        sheet.write_csv(output, rows, rules)
+    else:
+        sheet.write_xlsx(output, rows, quotas, awards, rules)
+    for line in sheet.summary_lines(rows, quotas, awards, rules):
+        err.print(line, markup=False, highlight=False)
+    err.print(f"written: {output}", markup=False, highlight=False)
+
+
+def _bucket_verdicts():
+    """The latest verdicts in the bucket, and links to their pages (SMARTEDU_REPORT_BASE_URL + key)."""
+    from pipeline import sheet
+    from pipeline.layout import Layout
+    from pipeline.storage.s3 import S3Store
+
+    settings = get_settings()
+    store = S3Store.from_settings(settings)
+
+    def read_all():
+        for count, key in enumerate(store.list("verdicts/")):
+            if count >= sheet.MAX_VERDICTS:
+                break
+            if key.endswith(".json"):
+                try:
+                    verdict = store.get_json(key)
+                except ValueError:
+                    continue
+                if isinstance(verdict, dict) and isinstance(verdict.get("submission_id"), str):
+                    yield verdict
+
+    def link(sid: str) -> str:
+        key = Layout(sid).report()
+        return f"{settings.report_base_url.rstrip('/')}/{key}" if settings.report_base_url else key
+
+    return sheet.latest_verdicts(read_all()), link
 
 
 @app.command()

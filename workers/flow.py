@@ -24,11 +24,11 @@ from pipeline import media
 from pipeline.classify import reconcile_roles
 from pipeline.documents import wants_text
 from pipeline.errors import EventError, InputVanishedError, TransientError
-from pipeline.models import DocumentReport, Finding, Material, UploadEvent, VideoReport, parse_event
+from pipeline.models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport, parse_event
 from pipeline.storage.s3 import S3Store
 from pipeline.state.redis import RedisState
 from pipeline.submission import (Layout, SubmissionContext, analyse_text, analyse_video, decide_verdict, error_detail,
-                                 event_findings, main_work_findings, topic_findings, unpack_object)
+                                 event_findings, main_work_findings, topic_findings, unpack_object, write_report)
 
 from .state import RunState, new_run_id
 
@@ -235,6 +235,7 @@ class Flow:
         sid = ctx.event.submission_id
         key = ctx.layout.verdict()
         self.store.put_json(key, verdict)
+        write_report(ctx, Verdict.model_validate(verdict))
         announced = self.state.announce(sid, run_id, "verdict", verdict["status"], key)
         self.state.finish(sid, run_id, verdict["status"])
         log.info("verdict_written", status=verdict["status"], key=key, announced=announced,
@@ -331,6 +332,7 @@ class Flow:
                 video["thumbnails"] = (self.store.get_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json")) or {}).get("thumbnails", {})
                 video["renditions"] = self.store.get_json(ctx.layout.part(run_id, f"media-{index}-renditions.json")) or {}
         self.store.put_json(ctx.layout.verdict(), verdict)
+        write_report(ctx, Verdict.model_validate(verdict))
         self.state.announce(submission_id, run_id, "media", verdict["status"], ctx.layout.verdict())
         return True
 

@@ -286,3 +286,19 @@ def test_renditions_are_made_in_segments_across_workers_and_announced(cluster, p
     probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_streams",
                                        "-print_format", "json", str(local)], capture_output=True, check=True).stdout)
     assert int(probe["streams"][0]["nb_read_frames"]) == 400 and probe["streams"][0]["height"] == 720
+    # The page was rewritten with the media: the preview plays from ../renditions/... beside reports/.
+    response = cluster["s3"].get_object(cluster["bucket"], f"reports/{sid}.html")
+    try:
+        page = response.read().decode("utf-8")
+        assert response.headers["Content-Type"].startswith("text/html")
+    finally:
+        response.close()
+        response.release_conn()
+    assert f'<source src="../{rendition}" type="video/mp4">' in page and "已通过检查" in page
+    # The reviewers' sheet from the bucket (no --out): this submission's row links its page.
+    sheet_path = cluster["work"] / f"{sid}.csv"
+    done = subprocess.run([SMARTEDU, "report", "--format", "csv", "--output", str(sheet_path)], env=cluster["env"],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in sheet_path.read_text(encoding="utf-8-sig").splitlines() if line.startswith(sid + ","))
+    assert f"reports/{sid}.html" in row and "1920x1080" in row

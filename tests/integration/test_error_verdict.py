@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 def test_a_broken_stage_gives_an_error_verdict(tmp_path, rules, monkeypatch, ffmpeg_available):
     archive, event = sample(tmp_path, "broken-stage")
 
-    def explode(ctx, material):
+    def explode(ctx, material, **options):
         raise RuntimeError("probe machinery broke")
 
     monkeypatch.setattr(submission, "analyse_video", explode)

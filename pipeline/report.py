@@ -1,0 +1,140 @@
+"""report.html: one page per submission that a teacher reads on a phone to know what to fix.
+
+The verdict is for machines; this page says the same in plain Chinese: the status at the
+top, one line per finding with where, the measured value and what the notice asks, the
+materials with their roles, and per video the playable 720p preview, poster, storyboard,
+probe table and QC time ranges. One file with inline CSS and assets by relative path, no
+script (a Content-Security-Policy forbids any), every value escaped by Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from config.rules import Rules
+
+from .findings import NOTICE, format_duration
+from .models import Verdict
+
+STATUS_WORDS = {
+    "pass": ("已通过检查", "材料符合活动通知的各项要求。"),
+    "warn": ("已通过检查，但有需要注意的地方", "下列建议项不影响参评，修改后效果更好。"),
+    "fail": ("未通过检查，请修改后重新上传", "请按下列“必须修改”的提示逐项修改，然后重新打包上传。"),
+    "error": ("系统未能完成检查", "这不是您的材料的问题；请稍后重新上传，或联系活动管理员。"),
+}
+SEVERITY_WORDS = {"fail": "必须修改", "warn": "建议修改", "info": "提示"}
+SUBTITLE_WORDS = {"embedded": "有（视频内字幕轨）", "sidecar": "有（字幕文件 {path}）", "burned_in": "有（画面内字幕）", "none": "未检测到"}
+FORM_LABELS = {"title": "作品名称", "project": "项目类别", "applicant_type": "申报类别", "authors": "作者",
+               "unit": "单位", "district": "所属区县", "phone": "联系方式"}
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("pipeline", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:04.1f}" if hours else f"{minutes:02d}:{rest:04.1f}"
+
+
+def _ranges(ranges: list | None, limit: int = 8) -> str:
+    if not ranges:
+        return ""
+    shown = "，".join(f"{_clock(a)}–{_clock(b)}" for a, b in ranges[:limit])
+    return shown + (f" 等共{len(ranges)}段" if len(ranges) > limit else "")
+
+
+def _probe_rows(probe) -> list[tuple[str, str]]:
+    if probe is None:
+        return [("读取结果", "无法读取")]
+    audio = "、".join(f"{a.codec or '?'} {a.channels or '?'}声道" for a in probe.audio) or "无"
+    aspect = f"{probe.display_aspect:.3f}" if probe.display_aspect else "?"
+    return [
+        ("实际格式", f"{probe.container or '?'}{'（MP4）' if probe.is_mp4 else ''}"),
+        ("视频编码", " ".join(x for x in (probe.video_codec, probe.video_profile) if x) or "?"),
+        ("显示分辨率", f"{probe.display_width or '?'}×{probe.display_height or '?'}"
+                     + (f"（存储 {probe.width}×{probe.height}）" if (probe.width, probe.height) != (probe.display_width, probe.display_height) else "")),
+        ("画面比例", aspect + ("（16:9）" if probe.display_aspect and abs(probe.display_aspect - 16 / 9) < 0.02 else "")),
+        ("旋转", f"{probe.rotation}°"),
+        ("时长", format_duration(probe.duration_s)),
+        ("帧率", f"{probe.fps:.2f}" if probe.fps else "?"),
+        ("码率", f"{probe.bitrate / 1e6:.2f} Mbit/s" if probe.bitrate else "?"),
+        ("音频", audio),
+    ]
+
+
+def _qc_rows(video) -> list[tuple[str, str]]:
+    subtitles = video.subtitles
+    subtitle_text = "未检查"
+    if subtitles is not None:
+        subtitle_text = SUBTITLE_WORDS[subtitles.kind].format(path=subtitles.evidence.get("path", ""))
+        lines = subtitles.evidence.get("lines") or subtitles.evidence.get("first_lines")
+        if lines:
+            subtitle_text += "：" + " / ".join(lines[:3])
+    qc = video.qc
+    if qc is None:
+        return [("字幕", subtitle_text), ("画面检查", "未进行（视频无法解码）")]
+
+    def segments(items) -> str:
+        return _ranges([[s.start, s.end] for s in items]) or "无"
+
+    shake = "无" if not qc.shaky_share else f"抖动时段占{qc.shaky_share * 100:.0f}%：{segments(qc.shaky)}"
+    return [("黑屏", segments(qc.black)), ("画面静止", segments(qc.frozen)), ("无声", segments(qc.silent)),
+            ("画面抖动", shake), ("字幕", subtitle_text)]
+
+
+def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict[str, Any]:
+    """What the template shows, already in words; `asset_prefix` leads from the page to the keys."""
+    event = verdict.event or {}
+    words, hint = STATUS_WORDS[verdict.status]
+    findings = []
+    for f in verdict.findings:
+        findings.append({"severity": f.severity, "severity_words": SEVERITY_WORDS.get(f.severity, f.severity),
+                         "message": f.message, "where": f.path or "", "notice": NOTICE.get(f.code, ""),
+                         "ranges": _ranges(f.detail.get("ranges"))})
+    videos = []
+    for v in verdict.videos:
+        def asset(key: str | None) -> str | None:
+            return asset_prefix + key if key else None
+        videos.append({"path": v.path, "role": rules.role_label(v.role), "rendition": asset(v.renditions.get("720p")),
+                       "poster": asset(v.thumbnails.get("poster.jpg")), "storyboard": asset(v.thumbnails.get("storyboard.jpg")),
+                       "probe": _probe_rows(v.probe), "qc": _qc_rows(v)})
+    documents = []
+    for d in verdict.documents:
+        documents.append({"path": d.path, "role": rules.role_label(d.role), "text_length": d.text_length,
+                          "duplication": f"{d.duplication_rate * 100:.1f}%" if d.duplication_rate is not None else "",
+                          "form_fields": [(FORM_LABELS.get(k, k), "、".join(v) if isinstance(v, list) else rules.applicant_type_labels.get(str(v), str(v)))
+                                          for k, v in (d.form_fields or {}).items()]})
+    authors = "、".join(a.get("name", "") for a in event.get("authors") or [] if isinstance(a, dict))
+    return {
+        "title": event.get("title") or verdict.submission_id,
+        "project_label": rules.project_labels.get(verdict.project, verdict.project),
+        "district": event.get("district"), "unit": event.get("unit"), "authors": authors,
+        "status_words": words, "status_hint": hint, "findings": findings,
+        "counts": {s: sum(f.severity == s for f in verdict.findings) for s in ("fail", "warn", "info")},
+        "materials": [{"path": m.path, "role": rules.role_label(m.role), "size": _size(m.size)} for m in verdict.materials],
+        "videos": videos, "documents": documents, "activity": rules.activity,
+        "created_at": verdict.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def render_report(verdict: Verdict, rules: Rules, *, asset_prefix: str = "") -> str:
+    """The page's HTML. `asset_prefix`: "" when the page sits beside the keys' root (embedded
+    `--out`), "../" for `reports/<id>.html` in the bucket."""
+    return _environment().get_template("report.html.j2").render(verdict=verdict, page=page_context(verdict, rules, asset_prefix))
