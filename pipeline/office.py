@@ -13,6 +13,7 @@ kernel allows a private namespace, under a timeout that kills its process group.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import struct
@@ -28,6 +29,7 @@ TEXT_CHARS_ATOM, TEXT_BYTES_ATOM = 0x0FA0, 0x0FA8
 MAIN_MASTER = 0x03F8
 ANTIWORD_TIMEOUT_S = 30
 LIBREOFFICE_TIMEOUT_S = 120
+TOOL_MEMORY_BYTES = 2 * 1024**3      # address space; LibreOffice converts within 2 GiB
 
 
 def sniff_office(path: str) -> str | None:
@@ -48,9 +50,15 @@ def sniff_office(path: str) -> str | None:
     return None
 
 
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (TOOL_MEMORY_BYTES, TOOL_MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _run(argv: list[str], timeout_s: float, cwd: str | None = None) -> subprocess.CompletedProcess:
-    """A tool run in its own process group, killed whole on timeout (LibreOffice forks)."""
+    """A tool run in its own process group under a memory cap, killed whole on timeout (LibreOffice forks)."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, start_new_session=True,
+                            stdin=subprocess.DEVNULL, preexec_fn=_limits,
                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": cwd or "/tmp", "LANG": "C.UTF-8"})
     try:
         out, err = proc.communicate(timeout=timeout_s)

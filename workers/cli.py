@@ -158,17 +158,20 @@ def _bucket_verdicts():
     settings = get_settings()
     store = S3Store.from_settings(settings)
 
+    def read_one(key: str) -> dict | None:
+        try:
+            verdict = store.get_json(key)
+        except ValueError:
+            return None
+        return verdict if isinstance(verdict, dict) and isinstance(verdict.get("submission_id"), str) else None
+
     def read_all():
-        for count, key in enumerate(store.list("verdicts/")):
-            if count >= sheet.MAX_VERDICTS:
-                break
-            if key.endswith(".json"):
-                try:
-                    verdict = store.get_json(key)
-                except ValueError:
-                    continue
-                if isinstance(verdict, dict) and isinstance(verdict.get("submission_id"), str):
-                    yield verdict
+        from concurrent.futures import ThreadPoolExecutor
+        from itertools import islice
+
+        keys = (k for k in store.list("verdicts/") if k.endswith(".json"))
+        with ThreadPoolExecutor(max_workers=8) as pool:     # one GET each: latency-bound, not CPU
+            yield from (v for v in pool.map(read_one, islice(keys, sheet.MAX_VERDICTS)) if v is not None)
 
     def link(sid: str) -> str:
         key = Layout(sid).report()
