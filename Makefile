@@ -20,6 +20,7 @@ demo: setup
 	$(VENV)/bin/smartedu check $(DEMO)/sample-case.zip --event $(DEMO)/sample-case.json --out $(DEMO)/sample-case --state $(DEMO)/.state
 	@echo "--- $(DEMO)/sample-case/verdict.json"
 	@cat $(DEMO)/sample-case/verdict.json
+	@echo
 	@echo "--- the page for people: $(DEMO)/sample-case/report.html"
 
 test: setup
