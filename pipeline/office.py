@@ -139,6 +139,19 @@ IMPORT_FILTERS = {("ole", "docx"): "MS Word 97", ("ole", "pptx"): "MS PowerPoint
                   ("rtf", "docx"): "Rich Text Format", ("html", "docx"): "HTML (StarWriter)"}
 
 
+# The fresh profile starts with links and fields never updated and macros never run: a
+# document that points at a local file or carries a macro gets neither during conversion.
+HARDENED_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Field" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>1</value></prop></item>
+</oor:items>
+"""
+
+
 def convert_with_libreoffice(path: str, family: str, target: str, workdir: str) -> Path:
     """Convert `path` (of the sniffed `family`) into `workdir` as `target` (docx, pptx, xlsx).
 
@@ -150,6 +163,9 @@ def convert_with_libreoffice(path: str, family: str, target: str, workdir: str) 
         raise ValueError("未安装LibreOffice")
     source = Path(workdir, "input" + Path(path).suffix.lower())
     shutil.copyfile(path, source)                    # a name LibreOffice cannot misread as an option
+    user = Path(workdir, "profile", "user")
+    user.mkdir(parents=True)
+    (user / "registrymodifications.xcu").write_text(HARDENED_PROFILE, encoding="utf-8")
     profile = Path(workdir, "profile").as_uri()
     if family not in ("odf", "ooxml") and (family, target) not in IMPORT_FILTERS:
         raise ValueError("文件内容不是可识别的文档格式")

@@ -137,3 +137,13 @@ def test_a_submission_of_word_2003_and_powerpoint_2003_files(legacy, tmp_path, f
     assert form["form_fields"]["authors"] == ["张三", "李四"] and form["form_fields"]["unit"] == "第一中学"
     deck = next(d for d in verdict["documents"] if d["role"] == "courseware")
     assert deck["extracted_with"] == "ppt-records" and deck["text_length"] > 10
+
+
+def test_a_field_that_includes_a_local_file_does_not_pull_it_in(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-CONTENT-42", encoding="utf-8")
+    rtf = tmp_path / "报名表.rtf"
+    rtf.write_text("{\\rtf1\\ansi\\deff0 {\\fonttbl{\\f0 Arial;}}\\f0 before "
+                   f"{{\\field{{\\*\\fldinst INCLUDETEXT \"{secret}\"}}{{\\fldrslt shown-result}}}} after.\\par}}", encoding="ascii")
+    extracted = extract_text(str(rtf), ".rtf")
+    assert "before" in extracted.text and "TOPSECRET" not in extracted.text
