@@ -167,7 +167,8 @@ def quota_rows(rows: list[EntryRow], rules: Rules) -> list[QuotaRow]:
             group.by_project[row.project] = group.by_project.get(row.project, 0) + 1
         else:
             group.failed += 1
-    return sorted(groups.values(), key=lambda g: (g.kind, g.group))
+    order = list(rules.quotas.per_kind)
+    return sorted(groups.values(), key=lambda g: (order.index(g.kind) if g.kind in order else len(order), g.group))
 
 
 def award_counts(entries: int, rules: Rules) -> tuple[int, int, int]:
