@@ -54,6 +54,20 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def libreoffice_available():
+    if not (shutil.which("soffice") and shutil.which("antiword")):
+        _unavailable("LibreOffice/antiword not installed")
+    return True
+
+
+@pytest.fixture(scope="session")
+def chromium_available():
+    if not shutil.which("chromium"):
+        _unavailable("Debian's chromium not installed")
+    return True
+
+
+@pytest.fixture(scope="session")
 def ffmpeg_available():
     if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
         _unavailable("ffmpeg/ffprobe not installed")

@@ -17,8 +17,7 @@ from pipeline.documents import extract_text
 from pipeline.sample import make_docx, make_pptx
 from tests.helpers import codes, run_check, sample
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (Debian) makes the fixtures")]
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("libreoffice_available")]
 
 INTRO = [f"第{i}段：依托国家中小学智慧教育平台开展探究学习，学生在课堂上使用平台资源完成任务。" for i in range(30)]
 FORM_ROWS = [("作品名称", "云端课堂的实践"), ("作者", "张三、李四"), ("单位", "第一中学")]
@@ -36,7 +35,7 @@ def save_as(source: Path, target_ext: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def legacy(tmp_path_factory) -> dict[str, Path]:
+def legacy(tmp_path_factory, libreoffice_available) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("legacy")
     intro = make_docx(tmp / "案例介绍.docx", "案例介绍", INTRO)
     tiny = make_docx(tmp / "短文.docx", "短文", ["只有一句话的说明。"])

@@ -12,13 +12,12 @@ import pytest
 from pipeline.sample import VideoSpec
 from tests.helpers import SMARTEDU, codes, run_check, sample
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium renders the pages")]
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("chromium_available")]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_available):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
