@@ -33,7 +33,7 @@ MAX_TRF_FRAMES = 400_000
 
 def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, threads: int = 0) -> list[str]:
     """The single-pass QC command line (pure: no ffmpeg is run here)."""
-    video = (f"[0:v:0]scale={rules.analysis_width}:-2:flags=fast_bilinear,"
+    video = (f"[0:V:0]scale={rules.analysis_width}:-2:flags=fast_bilinear,"
              f"blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
              f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
              f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")

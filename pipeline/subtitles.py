@@ -193,7 +193,7 @@ def frames_command(source: str, demuxer: str | None, *, interval_s: float, max_f
     cmd = [ffmpeg.FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "info", "-threads", str(threads)]
     if keyframes_only:
         cmd += ["-skip_frame", "nokey"]
-    return [*cmd, *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", chain,
+    return [*cmd, *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-an", "-sn", "-dn", "-vf", chain,
             "-fps_mode", "passthrough", "-frames:v", str(max_frames), "-f", "image2", out_pattern]
 
 

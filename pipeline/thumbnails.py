@@ -33,7 +33,7 @@ class StoryboardSpec:
 def candidate_command(source: str, demuxer: str, at_s: float, out: Path, frames: int = 30,
                       sample_aspect: float | None = None) -> list[str]:
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", "-ss", f"{at_s:.3f}",
-            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:V:0",
             "-vf", f"thumbnail={frames},{ffmpeg.fit_filter(320, 180, sample_aspect)}",
             "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "3", str(out)]
 
@@ -41,7 +41,7 @@ def candidate_command(source: str, demuxer: str, at_s: float, out: Path, frames:
 def frame_command(source: str, demuxer: str, at_s: float, out: Path, width: int, height: int,
                   sample_aspect: float | None = None) -> list[str]:
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", "-ss", f"{at_s:.3f}",
-            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0", "-vf", ffmpeg.fit_filter(width, height, sample_aspect),
+            *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-vf", ffmpeg.fit_filter(width, height, sample_aspect),
             "-frames:v", "1",
             "-q:v", "3", str(out)]
 
@@ -51,7 +51,7 @@ def storyboard_command(source: str, demuxer: str, duration_s: float, out: Path, 
     rate = spec.tiles / max(duration_s, 0.1)
     skip = ["-skip_frame", "nokey"] if keyframes_only else []
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *skip,
-            *ffmpeg.input_args(source, demuxer), "-map", "0:v:0",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:V:0",
             "-vf", f"fps={rate:.6f},{ffmpeg.fit_filter(spec.tile_width, spec.tile_height, sample_aspect)},"
                    f"tile={spec.columns}x{spec.rows}",
             "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "4", str(out)]

@@ -66,7 +66,7 @@ def single_pass_command(source: str, demuxer: str, out: Path, spec: RenditionSpe
                         fps: float | None, has_audio: bool, threads: int = 0) -> list[str]:
     cmd = [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *_thread_limits(threads),
            *ffmpeg.input_args(source, demuxer),
-           "-map", "0:v:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps)]
+           "-map", "0:V:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps)]
     if has_audio:
         cmd += ["-map", "0:a:0", *_aac(spec)]
     return cmd + ["-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", str(out)]
@@ -75,7 +75,7 @@ def single_pass_command(source: str, demuxer: str, out: Path, spec: RenditionSpe
 def split_command(source: str, demuxer: str, pattern: Path, spec: RenditionSpec) -> list[str]:
     """Cut the video stream at keyframes near every `segment_s` seconds, without re-encoding."""
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *ffmpeg.input_args(source, demuxer),
-            "-map", "0:v:0", "-c", "copy", "-f", "segment", "-segment_time", f"{spec.segment_s:g}",
+            "-map", "0:V:0", "-c", "copy", "-f", "segment", "-segment_time", f"{spec.segment_s:g}",
             "-segment_format", "mp4", "-reset_timestamps", "1", "-segment_list_type", "flat", str(pattern)]
 
 
@@ -83,7 +83,7 @@ def segment_command(segment: Path, out: Path, spec: RenditionSpec, *, sample_asp
                     threads: int = 1) -> list[str]:
     """Encode one segment's video (our own file from the split, still read as mp4 only)."""
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *_thread_limits(threads),
-            *ffmpeg.input_args(str(segment), "mov"), "-map", "0:v:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps),
+            *ffmpeg.input_args(str(segment), "mov"), "-map", "0:V:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps),
             "-an", "-f", "mp4", str(out)]
 
 
@@ -108,7 +108,7 @@ def join_command(list_file: Path, audio: Path | None, out: Path) -> list[str]:
            "-f", "concat", "-safe", "1", "-i", str(list_file)]
     if audio is not None:
         cmd += [*ffmpeg.input_args(str(audio), "mov")]
-    cmd += ["-map", "0:v:0"]
+    cmd += ["-map", "0:V:0"]
     if audio is not None:
         cmd += ["-map", "1:a:0"]
     return cmd + ["-c", "copy", "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", str(out)]
