@@ -119,15 +119,22 @@ def _stem_key(path: str) -> tuple[str, str]:
 
 
 def find_sidecars(video: Material, materials: list[Material]) -> list[Material]:
-    """Subtitle files paired with the video: the same base name (课堂实录.srt, 课堂实录.zh-CN.srt),
-    or the only subtitle file beside the only video of a folder."""
+    """Subtitle files paired with the video: the same base name (课堂实录.srt, 课堂实录.zh-CN.srt)
+    beside it, else anywhere in the archive (a 字幕/ folder), else the only subtitle file beside
+    the only video of a folder."""
     folder, stem = _stem_key(video.path)
-    subtitles = [m for m in materials if m.kind == "subtitle" and _stem_key(m.path)[0] == folder]
-    named = [m for m in subtitles if _stem_key(m.path)[1] == stem or _stem_key(m.path)[1].startswith(stem + ".")]
+
+    def same_name(m: Material) -> bool:
+        other = _stem_key(m.path)[1]
+        return other == stem or other.startswith(stem + ".")
+
+    every = [m for m in materials if m.kind == "subtitle"]
+    here = [m for m in every if _stem_key(m.path)[0] == folder]
+    named = [m for m in here if same_name(m)] or [m for m in every if same_name(m)]
     if named:
         return named
     videos_here = [m for m in materials if m.kind == "video" and _stem_key(m.path)[0] == folder]
-    return subtitles if len(subtitles) == 1 and len(videos_here) == 1 else []
+    return here if len(here) == 1 and len(videos_here) == 1 else []
 
 
 def sidecar_report(store: ObjectStore, video: Material, materials: list[Material]) -> tuple[SubtitleReport | None, list[dict]]:

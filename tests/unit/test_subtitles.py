@@ -55,6 +55,8 @@ def test_sidecar_pairing():
     elsewhere = material("其他/课堂实录.srt", "subtitle")
     other_name = material("作品/字幕.srt", "subtitle")
     assert find_sidecars(video, [video, same, lang, elsewhere, other_name]) == [same, lang]
+    # The same name in another folder (字幕/) when none is beside the video.
+    assert find_sidecars(video, [video, elsewhere, other_name, material("作品/片头.mp4", "video")]) == [elsewhere]
     # The only subtitle beside the only video of a folder is paired whatever its name ...
     assert find_sidecars(video, [video, other_name]) == [other_name]
     # ... but not when the folder holds two videos.
