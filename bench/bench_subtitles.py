@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/bench_subtitles.py [--long-minutes 45] [--sizes 1920x1080,1280x720]
 
-Labelled set: tests/subtitle_media.py's cases (drawtext + Noto CJK) at each size. Burned-in
+Labelled set: tests/subtitle_media.py's cases and harder variants (yellow small text, boxed,
+two lines, a busy picture; a scrolling name caption and a corner clock as negatives),
+drawtext + Noto CJK, at each size (landscape 1080p and 720p, portrait 1080x1920). Burned-in
 precision/recall count `burned_in` as the positive class; accuracy is over all four outcomes.
 Cost: a long 1080p25 recording with burned-in lines (a 60 s piece looped by stream copy, GOP
 2 s, ~4 Mbit/s), CPU seconds of the whole detection (ffmpeg children + OCR in this process)
@@ -29,7 +31,7 @@ from pipeline.models import Material  # noqa: E402
 from pipeline.probe import probe_video  # noqa: E402
 from pipeline.storage import LocalStore  # noqa: E402
 from pipeline.subtitles import detect_subtitles, ocr_engine  # noqa: E402
-from tests.subtitle_media import CASES, FONT, LINES, make_case  # noqa: E402
+from tests.subtitle_media import CASES, FONT, LINES, VARIANTS, make_case, make_variant  # noqa: E402
 
 
 def cpu_now() -> float:
@@ -56,8 +58,8 @@ def labelled_set(work: Path, sizes: list[str], rules) -> None:
     tp = fp = fn = correct = total = 0
     for size in sizes:
         directory = work / size
-        for case in CASES:
-            make_case(case, directory, size=size)
+        for case in [*CASES, *VARIANTS]:
+            (make_variant if case in VARIANTS else make_case)(case, directory, size=size)
             found, cpu, _, evidence = detect(directory, case.name, rules)
             per_min = cpu / (evidence["duration_s"] / 60)
             print(f"{case.name:34} {size:10} {case.expected:10} {found:10} {cpu:6.2f} {per_min:9.2f}")
@@ -102,7 +104,7 @@ def long_cost(work: Path, minutes: int, rules) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--long-minutes", type=int, default=45)
-    parser.add_argument("--sizes", default="1920x1080,1280x720")
+    parser.add_argument("--sizes", default="1920x1080,1280x720,1080x1920")
     args = parser.parse_args()
     rules = load_rules(DEFAULT_RULES)
     started = time.monotonic()

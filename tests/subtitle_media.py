@@ -60,6 +60,56 @@ CASES = [
 ]
 
 
+# Harder variants for the benchmark: how editing apps style their subtitles, and busier pictures.
+VARIANTS = [
+    SubtitleCase("yellow_small_text", "burned_in"),
+    SubtitleCase("boxed_text", "burned_in"),
+    SubtitleCase("two_line_subtitles", "burned_in"),
+    SubtitleCase("subtitles_over_busy_picture", "burned_in"),
+    SubtitleCase("scrolling_lower_third_name_only", "none"),
+    SubtitleCase("corner_clock_changing", "none"),
+]
+
+
+def _variant_filters(name: str, size: str) -> tuple[str, list[str]]:
+    width, height = (int(v) for v in size.split("x"))
+    scale = height / 1080
+    scene = f"testsrc2=s={size}:r=10:d={{d}}"
+    timed = lambda i: f"between(t,{i * CUE_S},{(i + 1) * CUE_S - 0.01})"  # noqa: E731
+    if name == "yellow_small_text":
+        return scene, [_text(line, x="(w-text_w)/2", y="h-text_h-50", size=int(36 * scale), color="yellow", border="black",
+                             enable=timed(i)) for i, line in enumerate(LINES)]
+    if name == "boxed_text":
+        return scene, [_text(line, x="(w-text_w)/2", y="h-text_h-70", size=int(52 * scale), color="white", border="black",
+                             enable=timed(i)).replace(":borderw=3", ":borderw=0:box=1:boxcolor=black@0.6:boxborderw=12")
+                       for i, line in enumerate(LINES)]
+    if name == "two_line_subtitles":
+        filters = []
+        for i, line in enumerate(LINES):
+            half = len(line) // 2
+            filters.append(_text(line[:half], x="(w-text_w)/2", y=f"h-{int(150 * scale)}", size=int(48 * scale), enable=timed(i)))
+            filters.append(_text(line[half:], x="(w-text_w)/2", y=f"h-{int(90 * scale)}", size=int(48 * scale), enable=timed(i)))
+        return scene, filters
+    if name == "subtitles_over_busy_picture":
+        busy = f"mandelbrot=s={size}:r=10,hue=H=t/3,noise=alls=20:allf=t,trim=duration={{d}}"
+        return busy, [_text(line, x="(w-text_w)/2", y="h-text_h-70", size=int(56 * scale), enable=timed(i))
+                      for i, line in enumerate(LINES)]
+    if name == "scrolling_lower_third_name_only":
+        return scene, [_text("主讲教师 张三 第一实验小学", x="w-mod(t*200\\,w+text_w)", y="h-text_h-60", size=int(48 * scale))]
+    if name == "corner_clock_changing":
+        return scene, [_text("%{pts\\:hms}", x="w-text_w-40", y="h-text_h-40", size=int(40 * scale))]
+    raise ValueError(name)
+
+
+def make_variant(case: SubtitleCase, directory: Path, *, duration: float = 30.0, size: str = "1920x1080") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{case.name}.mp4"
+    scene, filters = _variant_filters(case.name, size)
+    subprocess.run([*FF, "-f", "lavfi", "-i", scene.format(d=duration), "-vf", ",".join(filters), *X264, "-t", str(duration),
+                    str(path)], check=True, timeout=300)
+    return path
+
+
 def make_case(case: SubtitleCase, directory: Path, *, duration: float = 30.0, size: str = "1920x1080") -> Path:
     """The case's video (and its .srt beside it when it has one)."""
     directory.mkdir(parents=True, exist_ok=True)
