@@ -27,11 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from config.rules import load_rules  # noqa: E402
 from config.settings import DEFAULT_RULES  # noqa: E402
 from pipeline import ffmpeg  # noqa: E402
-from pipeline.models import Material  # noqa: E402
 from pipeline.probe import probe_video  # noqa: E402
 from pipeline.storage import LocalStore  # noqa: E402
 from pipeline.subtitles import detect_subtitles, ocr_engine  # noqa: E402
-from tests.subtitle_media import CASES, FONT, LINES, VARIANTS, make_case, make_variant  # noqa: E402
+from tests.subtitle_media import CASES, FONT, LINES, VARIANTS, case_members, make_case, make_variant  # noqa: E402
 
 
 def cpu_now() -> float:
@@ -42,10 +41,7 @@ def cpu_now() -> float:
 
 def detect(directory: Path, name: str, rules) -> tuple[str, float, float, dict]:
     store = LocalStore(directory)
-    members = [Material(path=f"{name}.mp4", key=f"{name}.mp4", size=1, sha256="0" * 64, kind="video")]
-    srt = directory / f"{name}.srt"
-    if srt.exists():
-        members.append(Material(path=srt.name, key=srt.name, size=srt.stat().st_size, sha256="1" * 64, kind="subtitle"))
+    members = case_members(directory, name)
     probe = probe_video(store, members[0].key)
     before, started = cpu_now(), time.monotonic()
     report, _ = detect_subtitles(store, members[0], members, probe, str(directory / members[0].path),

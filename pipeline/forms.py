@@ -21,6 +21,9 @@ LABELS = {
     "district": ["所属区县", "所在区县", "县市区", "区县", "所属区域"],
     "phone": ["联系电话", "联系方式", "手机号码", "手机", "电话"],
 }
+# The form's fields as the form itself names them (findings and the page use these).
+FORM_LABELS = {"title": "作品名称", "project": "项目类别", "applicant_type": "申报类别", "authors": "作者",
+               "unit": "单位", "district": "所属区县", "phone": "联系方式"}
 CHECKED = "☑✓✔■√"
 PROJECT_WORDS = {"case": ["应用案例", "案例"], "lesson": ["双师课堂", "课例"], "team": ["优秀团队", "团队"]}
 _SPLIT = re.compile(r"[、,，;；/\s]+")

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from config.rules import Rules
 
 from .findings import NOTICE, format_duration
+from .forms import FORM_LABELS
 from .models import Verdict
 
 STATUS_WORDS = {
@@ -27,8 +28,6 @@ STATUS_WORDS = {
 }
 SEVERITY_WORDS = {"fail": "必须修改", "warn": "建议修改", "info": "提示"}
 SUBTITLE_WORDS = {"embedded": "有（视频内字幕轨）", "sidecar": "有（字幕文件 {path}）", "burned_in": "有（画面内字幕）", "none": "未检测到"}
-FORM_LABELS = {"title": "作品名称", "project": "项目类别", "applicant_type": "申报类别", "authors": "作者",
-               "unit": "单位", "district": "所属区县", "phone": "联系方式"}
 
 
 @cache

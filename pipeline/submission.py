@@ -83,7 +83,6 @@ def event_findings(ctx: SubmissionContext) -> list[Finding]:
     return rulebook.check_deadline(ctx.event.uploaded_at, ctx.rules) + rulebook.check_authors(ctx.event, ctx.rules)
 
 
-FORM_LABELS = {"title": "作品名称", "project": "项目类别", "authors": "作者"}
 
 
 def read_registration_form(ctx: SubmissionContext, material: Material, report: DocumentReport, text: str) -> list[Finding]:
@@ -104,16 +103,16 @@ def read_registration_form(ctx: SubmissionContext, material: Material, report: D
     findings = []
     event = ctx.event
     if fields.title and event.title and similar(normalise_title(fields.title), normalise_title(event.title)) < ctx.rules.topics.title_similarity:
-        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="title", label=FORM_LABELS["title"],
+        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="title", label=forms.FORM_LABELS["title"],
                                      form_value=fields.title, event_value=event.title))
     form_project = forms.project_code(fields.project)
     if form_project and form_project != event.project:
-        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="project", label=FORM_LABELS["project"],
+        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="project", label=forms.FORM_LABELS["project"],
                                      form_value=fields.project, event_value=event.project))
     event_names = {normalise_name(a.name) for a in event.authors}
     form_names = {normalise_name(a) for a in fields.authors}
     if event_names and form_names and event_names != form_names:
-        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="authors", label=FORM_LABELS["authors"],
+        findings.append(make_finding("REGISTRATION_FORM_MISMATCH", material.path, field="authors", label=forms.FORM_LABELS["authors"],
                                      form_value="、".join(fields.authors), event_value="、".join(a.name for a in event.authors)))
     if not event.authors and fields.authors:
         # The event names no authors: the author rules apply to the form's.

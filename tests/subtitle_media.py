@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.models import Material
+
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 FF = ["ffmpeg", "-v", "error", "-y"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10"]
@@ -143,3 +145,12 @@ def make_case(case: SubtitleCase, directory: Path, *, duration: float = 30.0, si
     if case.sidecar is not None:
         (directory / f"{case.name}.srt").write_text(case.sidecar, encoding="utf-8")
     return path
+
+
+def case_members(directory: Path, name: str) -> list[Material]:
+    """The case's video and, when there is one, its .srt, as the unpack stage would list them."""
+    found = [Material(path=f"{name}.mp4", key=f"{name}.mp4", size=1, sha256="0" * 64, kind="video")]
+    srt = directory / f"{name}.srt"
+    if srt.exists():
+        found.append(Material(path=srt.name, key=srt.name, size=srt.stat().st_size, sha256="1" * 64, kind="subtitle"))
+    return found

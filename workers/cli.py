@@ -16,12 +16,12 @@ from rich.console import Console
 from config.logging import configure_logging
 from config.rules import load_rules
 from config.settings import get_settings
+from pipeline.sheet import STATUS_LABELS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Checks submissions of the smart-education platform activity.")
 err = Console(stderr=True)
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-STATUS_ZH = {"pass": "通过", "warn": "通过（有提醒）", "fail": "不通过", "error": "处理出错"}
 
 
 def exit_code(status: str) -> int:
@@ -94,7 +94,7 @@ def check(
 def _print_summary(verdict, out_dir: Path) -> None:
     console = Console()
     colour = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta"}[verdict.status]
-    console.print(f"[bold]{verdict.submission_id}[/bold] ({verdict.project}): [{colour}]{verdict.status} · {STATUS_ZH[verdict.status]}[/{colour}]")
+    console.print(f"[bold]{verdict.submission_id}[/bold] ({verdict.project}): [{colour}]{verdict.status} · {STATUS_LABELS[verdict.status]}[/{colour}]")
     for finding in verdict.findings:
         console.print(f"  {finding.severity:<4} {finding.code:<28} {finding.message}", markup=False, highlight=False)
     console.print(f"  materials: {len(verdict.materials)}  videos: {len(verdict.videos)}  documents: {len(verdict.documents)}")

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from pipeline import ffmpeg
-from pipeline.models import Material
 from pipeline.probe import probe_video
 from pipeline.storage import LocalStore
 from pipeline.subtitles import detect_subtitles
 from tests.helpers import codes, run_check, sample
-from tests.subtitle_media import CASES, LINES, SubtitleCase, make_case
+from tests.subtitle_media import CASES, LINES, case_members, make_case
 
 pytestmark = pytest.mark.integration
 BY_NAME = {case.name: case for case in CASES}
@@ -27,18 +26,10 @@ def labelled(tmp_path_factory, ffmpeg_available) -> Path:
     return directory
 
 
-def members_of(directory: Path, case: SubtitleCase) -> list[Material]:
-    found = [Material(path=f"{case.name}.mp4", key=f"{case.name}.mp4", size=1, sha256="0" * 64, kind="video")]
-    srt = directory / f"{case.name}.srt"
-    if srt.exists():
-        found.append(Material(path=srt.name, key=srt.name, size=srt.stat().st_size, sha256="1" * 64, kind="subtitle"))
-    return found
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_labelled_case(labelled, case, rules):
     store = LocalStore(labelled)
-    members = members_of(labelled, case)
+    members = case_members(labelled, case.name)
     probe = probe_video(store, members[0].key)
     report, cpu_s = detect_subtitles(store, members[0], members, probe, str(labelled / members[0].path),
                                      ffmpeg.DEMUXERS[probe.container], rules.subtitles, threads=1)
