@@ -34,6 +34,8 @@ class ArchiveRules(_Frozen):
     ignored_prefixes: list[str]
     ignored_dirs: list[str]
     inner_archive_extensions: list[str]
+    max_videos_analysed: int
+    max_documents_analysed: int
 
 
 class RoleRule(_Frozen):

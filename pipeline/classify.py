@@ -106,3 +106,28 @@ def reconcile_roles(materials: list[Material], documents: list, findings: list[F
         findings = [f for f in findings if not (f.code == "MATERIAL_UNRECOGNIZED" and f.path == material.path)
                     and not (f.code == "MATERIAL_MISSING" and f.detail.get("role") == report.role)]
     return findings
+
+
+def analysed_members(materials: list[Material], rules: Rules, wants_text) -> tuple[list[int], list[int]]:
+    """Indexes of the videos and documents to analyse, within the rules file's bounds.
+
+    Members with a role of the project first, then the largest, so a pathological archive
+    cannot starve the required materials; deterministic, so both modes and every rerun agree."""
+    def pick(indexes: list[int], limit: int) -> list[int]:
+        ranked = sorted(indexes, key=lambda i: (materials[i].role in (None, "related"), -materials[i].size, i))
+        return sorted(ranked[:limit])
+
+    videos = [i for i, m in enumerate(materials) if m.kind == "video"]
+    documents = [i for i, m in enumerate(materials) if wants_text(m)]
+    return pick(videos, rules.archive.max_videos_analysed), pick(documents, rules.archive.max_documents_analysed)
+
+
+def analysis_limited(materials: list[Material], rules: Rules, wants_text, archive_name: str) -> list[Finding]:
+    """ANALYSIS_LIMITED (info) when the bounds left members unanalysed."""
+    videos, documents = analysed_members(materials, rules, wants_text)
+    total_videos = sum(m.kind == "video" for m in materials)
+    total_documents = sum(bool(wants_text(m)) for m in materials)
+    if len(videos) == total_videos and len(documents) == total_documents:
+        return []
+    return [make_finding("ANALYSIS_LIMITED", None, file_text=archive_name, videos=total_videos, documents=total_documents,
+                         videos_analysed=len(videos), documents_analysed=len(documents))]

@@ -18,7 +18,7 @@ import structlog
 from config.rules import Rules
 
 from . import rules as rulebook
-from .classify import classify_materials, looks_like_form, reconcile_roles
+from .classify import analysed_members, analysis_limited, classify_materials, looks_like_form, reconcile_roles
 from .documents import analyse_document, wants_text, xlsx_rows
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
@@ -136,6 +136,7 @@ def unpack_submission(ctx: SubmissionContext, source, size: int, archive_name: s
     result.findings += classify_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type)
     if not result.stopped:
         result.findings += rulebook.check_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type, archive_name)
+    result.findings += analysis_limited(result.materials, ctx.rules, wants_text, archive_name)
     return result
 
 
@@ -294,7 +295,8 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         materials = unpacked.materials
         bound.info("unpack_done", stage=stage, members=len(materials), findings=len(unpacked.findings))
         stage = "probe"
-        for material in (m for m in materials if m.kind == "video"):
+        video_indexes, document_indexes = analysed_members(materials, rules, wants_text)
+        for material in (materials[i] for i in video_indexes):
             progress(stage, material.path)
             with ctx.timed(stage):
                 report, video_findings = analyse_video(ctx, material, materials=materials)
@@ -302,7 +304,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
             findings += video_findings
             bound.info("probe_done", stage=stage, path=material.path, findings=[f.code for f in video_findings])
         stage = "documents"
-        for material in (m for m in materials if wants_text(m)):
+        for material in (materials[i] for i in document_indexes):
             progress(stage, material.path)
             with ctx.timed(stage):
                 report, doc_findings = analyse_text(ctx, material)

@@ -22,6 +22,7 @@ from config.rules import Rules, cached_rules
 from config.settings import Settings, get_settings
 from pipeline import media
 from pipeline.classify import reconcile_roles
+from pipeline.classify import analysed_members
 from pipeline.documents import wants_text
 from pipeline.errors import EventError, InputVanishedError, TransientError
 from pipeline.models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport, parse_event
@@ -147,7 +148,7 @@ class Flow:
         except InputVanishedError as exc:
             raise TransientError(f"archive not found yet: {exc}") from exc
         part = Part("unpack", findings + result.findings, {"unpack": time.monotonic() - started}, materials=result.materials)
-        fan_out = fan_out_parts(result.materials, ctx.event)
+        fan_out = fan_out_parts(result.materials, ctx.event, ctx.rules)
         self.store.put_json(ctx.layout.part(run_id, "unpack.json"), part.dump())
         self.state.expect_parts(submission_id, run_id, [f"{kind}-{index}" for kind, index in fan_out])
         self.state.set_stage(submission_id, run_id, "analyse")
@@ -210,7 +211,7 @@ class Flow:
         findings = list(unpacked.findings) + topic_findings(ctx)
         timings = dict(unpacked.timings)
         videos, documents = [], []
-        for kind, index in fan_out_parts(unpacked.materials or [], ctx.event):
+        for kind, index in fan_out_parts(unpacked.materials or [], ctx.event, ctx.rules):
             part = self.load_part(ctx, run_id, f"{kind}-{index}")
             if part is None:
                 raise TransientError(f"part {kind}-{index} missing")
@@ -356,10 +357,11 @@ def decodable(report: VideoReport, findings: list[Finding]) -> bool:
     return report.probe is not None and not any(f.code == "VIDEO_UNREADABLE" for f in findings)
 
 
-def fan_out_parts(materials: list[Material], event: UploadEvent) -> list[tuple[str, int]]:
-    """The parts a run waits for: one per video, one per document, one for the main work."""
-    parts = [("video", i) for i, m in enumerate(materials) if m.kind == "video"]
-    parts += [("document", i) for i, m in enumerate(materials) if wants_text(m)]
+def fan_out_parts(materials: list[Material], event: UploadEvent, rules: Rules) -> list[tuple[str, int]]:
+    """The parts a run waits for: one per analysed video and document, one for the main work."""
+    videos, documents = analysed_members(materials, rules, wants_text)
+    parts = [("video", i) for i in videos]
+    parts += [("document", i) for i in documents]
     if event.main_work is not None:
         parts.append(("main_work", 0))
     return parts

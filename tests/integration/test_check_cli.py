@@ -164,3 +164,25 @@ def test_rerun_is_idempotent(work):
     strip = lambda v: {k: v[k] for k in ("status", "findings", "materials", "videos")}
     assert strip(first) == strip(second)
     assert len(list((out / "members").iterdir())) == len(first["materials"])
+
+
+def test_an_archive_of_many_videos_is_analysed_within_the_bounds(work):
+    import yaml
+
+    from config.settings import DEFAULT_RULES
+
+    data = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    data["archive"]["max_videos_analysed"] = 2
+    bounded = work / "bounded-rules.yaml"
+    bounded.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    archive, event = sample(work, "many-videos")
+    for i in range(3):                                                  # the longest clip is the largest
+        add_member(archive, f"花絮/片段{i}.mp4", video_bytes(work, f"clip{i}.mp4", VideoSpec(duration_s=1.0 + i, width=640, height=360)))
+    _, verdict, stderr = run_check(archive, "--skip-media", out=work / "out-many", event=event,
+                                   env={"SMARTEDU_RULES": str(bounded)})
+    assert verdict is not None, stderr
+    analysed = {v["path"] for v in verdict["videos"]}
+    assert len(analysed) == 2 and "应用视频.mp4" in analysed and "花絮/片段2.mp4" in analysed
+    finding = next(f for f in verdict["findings"] if f["code"] == "ANALYSIS_LIMITED")
+    assert finding["detail"]["videos"] == 4 and finding["detail"]["videos_analysed"] == 2
+    assert sum(m["kind"] == "video" for m in verdict["materials"]) == 4          # listed, though not all analysed
