@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 
 from config.rules import RoleRule, Rules
 
+from .documents import wants_text
 from .findings import make_finding
 from .models import Finding, Material
 
@@ -108,7 +109,7 @@ def reconcile_roles(materials: list[Material], documents: list, findings: list[F
     return findings
 
 
-def analysed_members(materials: list[Material], rules: Rules, wants_text) -> tuple[list[int], list[int]]:
+def analysed_members(materials: list[Material], rules: Rules) -> tuple[list[int], list[int]]:
     """Indexes of the videos and documents to analyse, within the rules file's bounds.
 
     Members with a role of the project first, then the largest, so a pathological archive
@@ -122,9 +123,9 @@ def analysed_members(materials: list[Material], rules: Rules, wants_text) -> tup
     return pick(videos, rules.archive.max_videos_analysed), pick(documents, rules.archive.max_documents_analysed)
 
 
-def analysis_limited(materials: list[Material], rules: Rules, wants_text, archive_name: str) -> list[Finding]:
+def analysis_limited(materials: list[Material], rules: Rules, archive_name: str) -> list[Finding]:
     """ANALYSIS_LIMITED (info) when the bounds left members unanalysed."""
-    videos, documents = analysed_members(materials, rules, wants_text)
+    videos, documents = analysed_members(materials, rules)
     total_videos = sum(m.kind == "video" for m in materials)
     total_documents = sum(bool(wants_text(m)) for m in materials)
     if len(videos) == total_videos and len(documents) == total_documents:

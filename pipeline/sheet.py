@@ -185,6 +185,11 @@ def award_rows(rows: list[EntryRow], rules: Rules) -> list[AwardRow]:
             for project in rules.project_labels]
 
 
+def _column(name: str) -> int:
+    """1-based column of the field `name` in the sheet."""
+    return [field for field, _ in EntryRow.COLUMNS].index(name) + 1
+
+
 def _cell(row: EntryRow, name: str, rules: Rules):
     value = getattr(row, name)
     if name == "project":
@@ -202,7 +207,8 @@ def write_csv(path: Path, rows: list[EntryRow], rules: Rules) -> None:
         writer = csv.writer(handle)
         writer.writerow([label for _, label in EntryRow.COLUMNS])
         for row in rows:
-            writer.writerow([_cell(row, name, rules) if _cell(row, name, rules) is not None else "" for name, _ in EntryRow.COLUMNS])
+            values = (_cell(row, name, rules) for name, _ in EntryRow.COLUMNS)
+            writer.writerow(["" if value is None else value for value in values])
 
 
 def write_xlsx(path: Path, rows: list[EntryRow], quotas: list[QuotaRow], awards: list[AwardRow], rules: Rules,
@@ -233,15 +239,14 @@ def write_xlsx(path: Path, rows: list[EntryRow], quotas: list[QuotaRow], awards:
     entries = sheet("作品", [label for _, label in EntryRow.COLUMNS],
                     [[_cell(r, name, rules) for name, _ in EntryRow.COLUMNS] for r in rows],
                     [22, 12, 24, 22, 36, 18, 10, 14, 34, 34, 14, 14, 12, 40, 26], first=True)
-    link_column = [name for name, _ in EntryRow.COLUMNS].index("report") + 1
-    rate_column = [name for name, _ in EntryRow.COLUMNS].index("duplication_rate") + 1
+    link_column, rate_column, status_column = _column("report"), _column("duplication_rate"), _column("status")
     for index, row in enumerate(rows, start=2):
         if row.report:
             cell = entries.cell(index, link_column)
             cell.hyperlink, cell.style = row.report, "Hyperlink"
         entries.cell(index, rate_column).number_format = "0.0%"
         if row.status == "fail":
-            entries.cell(index, [name for name, _ in EntryRow.COLUMNS].index("status") + 1).font = red
+            entries.cell(index, status_column).font = red
 
     projects = list(rules.project_labels)
     quota_sheet = sheet("名额", ["区县/学校", "类别", "名额", "作品数", "可推优作品", "超出名额", "不占名额（区域推广案例）", "未通过",

@@ -19,7 +19,7 @@ from config.rules import Rules
 
 from . import rules as rulebook
 from .classify import analysed_members, analysis_limited, classify_materials, looks_like_form, reconcile_roles
-from .documents import analyse_document, wants_text, xlsx_rows
+from .documents import analyse_document, xlsx_rows
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
 from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Verdict, VideoProbe,
@@ -83,8 +83,6 @@ def event_findings(ctx: SubmissionContext) -> list[Finding]:
     return rulebook.check_deadline(ctx.event.uploaded_at, ctx.rules) + rulebook.check_authors(ctx.event, ctx.rules)
 
 
-
-
 def read_registration_form(ctx: SubmissionContext, material: Material, report: DocumentReport, text: str) -> list[Finding]:
     suffix = PurePosixPath(material.path).suffix.lower()
     rows: list[list[str]] = []
@@ -136,7 +134,7 @@ def unpack_submission(ctx: SubmissionContext, source, size: int, archive_name: s
     result.findings += classify_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type)
     if not result.stopped:
         result.findings += rulebook.check_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type, archive_name)
-    result.findings += analysis_limited(result.materials, ctx.rules, wants_text, archive_name)
+    result.findings += analysis_limited(result.materials, ctx.rules, archive_name)
     return result
 
 
@@ -295,7 +293,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         materials = unpacked.materials
         bound.info("unpack_done", stage=stage, members=len(materials), findings=len(unpacked.findings))
         stage = "probe"
-        video_indexes, document_indexes = analysed_members(materials, rules, wants_text)
+        video_indexes, document_indexes = analysed_members(materials, rules)
         for material in (materials[i] for i in video_indexes):
             progress(stage, material.path)
             with ctx.timed(stage):

@@ -21,9 +21,7 @@ import structlog
 from config.rules import Rules, cached_rules
 from config.settings import Settings, get_settings
 from pipeline import media
-from pipeline.classify import reconcile_roles
-from pipeline.classify import analysed_members
-from pipeline.documents import wants_text
+from pipeline.classify import analysed_members, reconcile_roles
 from pipeline.errors import EventError, InputVanishedError, TransientError
 from pipeline.models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport, parse_event
 from pipeline.storage.s3 import S3Store
@@ -359,7 +357,7 @@ def decodable(report: VideoReport, findings: list[Finding]) -> bool:
 
 def fan_out_parts(materials: list[Material], event: UploadEvent, rules: Rules) -> list[tuple[str, int]]:
     """The parts a run waits for: one per analysed video and document, one for the main work."""
-    videos, documents = analysed_members(materials, rules, wants_text)
+    videos, documents = analysed_members(materials, rules)
     parts = [("video", i) for i in videos]
     parts += [("document", i) for i in documents]
     if event.main_work is not None:

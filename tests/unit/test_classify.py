@@ -48,7 +48,6 @@ def test_a_named_video_is_not_overridden_by_the_fallback(rules):
 
 def test_analysis_is_bounded_and_project_materials_come_first(rules):
     from pipeline.classify import analysed_members, analysis_limited
-    from pipeline.documents import wants_text
 
     bounded = rules.model_copy(update={"archive": rules.archive.model_copy(update={"max_videos_analysed": 2,
                                                                                     "max_documents_analysed": 3})})
@@ -56,12 +55,12 @@ def test_analysis_is_bounded_and_project_materials_come_first(rules):
     members += [Material(path="应用视频.mp4", size=10, sha256="1" * 64, kind="video", role="application_video")]
     members += [Material(path=f"照片说明{i}.docx", size=50, sha256="2" * 64, kind="document", role="related") for i in range(5)]
     members += [Material(path="报名表.docx", size=5, sha256="3" * 64, kind="document", role="registration_form")]
-    videos, documents = analysed_members(members, bounded, wants_text)
+    videos, documents = analysed_members(members, bounded)
     assert [members[i].path for i in videos] == ["花絮4.mp4", "应用视频.mp4"]          # the role first, then the largest
     assert members[documents[-1]].path == "报名表.docx" and len(documents) == 3
-    assert analysed_members(members, bounded, wants_text) == (videos, documents)       # deterministic
-    finding, = analysis_limited(members, bounded, wants_text, "作品.zip")
+    assert analysed_members(members, bounded) == (videos, documents)       # deterministic
+    finding, = analysis_limited(members, bounded, "作品.zip")
     assert finding.code == "ANALYSIS_LIMITED" and finding.severity == "info" and finding.path is None
     assert finding.detail == {"videos": 6, "documents": 6, "videos_analysed": 2, "documents_analysed": 3}
     assert "作品.zip" in finding.message
-    assert analysis_limited(members, rules, wants_text, "作品.zip") == []
+    assert analysis_limited(members, rules, "作品.zip") == []
