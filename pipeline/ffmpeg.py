@@ -113,8 +113,12 @@ def _limits(memory_bytes: int | None, nice: int):
 
 
 def run(cmd: list[str], *, timeout_s: float, memory_bytes: int | None = DEFAULT_MEMORY_BYTES, nice: int = 0,
-        keep_stderr_lines: int = 0, stdout: bool = True) -> RunResult:
+        keep_stderr_lines: int = 0, stdout: bool = True, cwd: str | None = None,
+        env: dict[str, str] | None = None) -> RunResult:
     """Run a tool with a wall-clock timeout and a memory cap; kill its whole group on timeout.
+
+    The one hardened runner of the pipeline: ffmpeg and ffprobe, and the office tools
+    (`cwd` and `env` are theirs: LibreOffice writes its profile under a private HOME).
 
     Args:
         keep_stderr_lines: how many stderr lines to return whole (filters log there); the
@@ -126,7 +130,7 @@ def run(cmd: list[str], *, timeout_s: float, memory_bytes: int | None = DEFAULT_
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=_limits(memory_bytes, nice))
+                            stderr=subprocess.PIPE, preexec_fn=_limits(memory_bytes, nice), cwd=cwd, env=env)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     kept: deque[str] = deque(maxlen=keep_stderr_lines or 1)
     try:

@@ -13,13 +13,13 @@ kernel allows a private namespace, under a timeout that kills its process group.
 from __future__ import annotations
 
 import os
-import resource
 import shutil
-import signal
 import struct
 import subprocess
 from functools import cache
 from pathlib import Path
+
+from . import ffmpeg
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_PPT_STREAM = 256 * 1024 * 1024
@@ -50,35 +50,28 @@ def sniff_office(path: str) -> str | None:
     return None
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (TOOL_MEMORY_BYTES, TOOL_MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _run(argv: list[str], timeout_s: float, failure: str, cwd: str | None = None) -> bytes:
+    """The tool's stdout, through the pipeline's hardened runner (own process group, memory cap,
+    the whole group killed on timeout: LibreOffice forks).
 
-
-def _run(argv: list[str], timeout_s: float, cwd: str | None = None) -> subprocess.CompletedProcess:
-    """A tool run in its own process group under a memory cap, killed whole on timeout (LibreOffice forks)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, start_new_session=True,
-                            stdin=subprocess.DEVNULL, preexec_fn=_limits,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": cwd or "/tmp", "LANG": "C.UTF-8"})
+    Raises:
+        ValueError: `failure` when the tool fails (its own message names local paths: not for a
+            teacher's eyes), or the timeout.
+    """
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": cwd or "/tmp", "LANG": "C.UTF-8"}
     try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise ValueError(f"读取超时（{timeout_s:.0f}秒）") from None
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        return ffmpeg.run(argv, timeout_s=timeout_s, memory_bytes=TOOL_MEMORY_BYTES, cwd=cwd, env=env).stdout
+    except ffmpeg.FFmpegError as exc:
+        raise ValueError(f"读取超时（{timeout_s:.0f}秒）" if exc.timed_out else failure) from None
 
 
 def antiword_text(path: str) -> str:
     """Word 97-2003 text; table rows come out as tab-separated cells, as the form reader wants."""
     if shutil.which("antiword") is None:
         raise ValueError("未安装antiword")
-    done = _run(["antiword", "-m", "UTF-8.txt", "-w", "0", path], ANTIWORD_TIMEOUT_S)
-    if done.returncode != 0:
-        # antiword's own message names the local path: not for a teacher's eyes.
-        raise ValueError("文件损坏或不是有效的Word 97-2003文档")
+    out = _run(["antiword", "-m", "UTF-8.txt", "-w", "0", path], ANTIWORD_TIMEOUT_S, "文件损坏或不是有效的Word 97-2003文档")
     lines = []
-    for line in done.stdout.decode("utf-8", "replace").splitlines():
+    for line in out.decode("utf-8", "replace").splitlines():
         stripped = line.strip()
         if stripped.startswith("|") and stripped.endswith("|"):
             line = "\t".join(cell.strip() for cell in stripped.strip("|").split("|"))
@@ -172,7 +165,7 @@ def convert_with_libreoffice(path: str, family: str, target: str, workdir: str) 
     infilter = [f"--infilter={IMPORT_FILTERS[family, target]}"] if (family, target) in IMPORT_FILTERS else []
     argv = [*_network_isolation(), soffice, "--headless", "--norestore", "--nolockcheck", "--nodefault",
             f"-env:UserInstallation={profile}", *infilter, "--convert-to", target, "--outdir", str(Path(workdir, "out")), str(source)]
-    _run(argv, LIBREOFFICE_TIMEOUT_S, cwd=workdir)
+    _run(argv, LIBREOFFICE_TIMEOUT_S, "文件损坏或格式不符，无法读取", cwd=workdir)
     produced = Path(workdir, "out", f"input.{target}")
     if not produced.is_file() or produced.stat().st_size == 0:
         raise ValueError("文件损坏或格式不符，无法读取")
