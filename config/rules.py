@@ -30,8 +30,7 @@ class ArchiveRules(_Frozen):
     max_members: int
     max_depth: int
     max_name_bytes: int
-    ignored_names: list[str]
-    ignored_prefixes: list[str]
+    ignored_patterns: list[str]
     ignored_dirs: list[str]
     inner_archive_extensions: list[str]
     max_videos_analysed: int
@@ -43,6 +42,40 @@ class RoleRule(_Frozen):
     label: str
     kinds: list[str]
     keywords: list[str]
+    headings: list[str] = Field(default_factory=list)
+    markers: list[str] = Field(default_factory=list)
+    min_markers: int = 2
+    single: bool = False
+    fill_kinds: list[str] | None = None
+
+    @property
+    def weak_kinds(self) -> list[str]:
+        """Kinds that may take the role without evidence of their own (only or best candidate)."""
+        return self.kinds if self.fill_kinds is None else self.fill_kinds
+
+
+class ClassifyRules(_Frozen):
+    attachment_numbers: dict[str, dict[int, str]]
+    main_roles: dict[str, str]
+    title_roles: dict[str, list[str]]
+    head_lines: int
+    head_chars: int
+    marker_chars: int
+    form_max_chars: int
+    max_content_reads: int
+    preferred_suffixes: list[str]
+    title_similarity: float
+
+
+class OcrRules(_Frozen):
+    max_members: int
+    max_pages: int
+    max_side: int
+    max_pixels: int
+    max_screened: int
+    min_paper_share: float
+    min_score: float
+    name_hints: list[str]
 
 
 class AuthorRules(_Frozen):
@@ -139,7 +172,8 @@ class Rules(_Frozen):
     archive: ArchiveRules
     kinds: dict[str, list[str]]
     roles: list[RoleRule]
-    fallback_roles: dict[str, dict[str, str]]
+    classify: ClassifyRules
+    ocr: OcrRules
     required_materials: dict[str, dict[str, list[str]]]
     applicant_types: dict[str, list[str]]
     authors: AuthorRules
@@ -159,6 +193,9 @@ class Rules(_Frozen):
             if rule.role == role:
                 return rule.label
         return role or "未识别"
+
+    def role_rule(self, role: str) -> RoleRule | None:
+        return next((rule for rule in self.roles if rule.role == role), None)
 
     def kind_of(self, name: str) -> str:
         lowered = name.lower()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
 
+from config.rules import OcrRules
+
+from . import ocr as ocr_module
 from . import office
 from .findings import make_finding
+from .layout import Layout
 from .models import DocumentReport, Finding, Material
 from .sandbox import ChildFailed, call_bounded
 from .storage import ObjectStore
@@ -193,31 +197,140 @@ def extract_text(path: str, suffix: str, *, timeout_s: float = 60) -> ExtractedT
     return extracted
 
 
-def analyse_document(store: ObjectStore, material: Material) -> tuple[DocumentReport, list[Finding], str]:
-    """Extract a document's text; a failure is a DOCUMENT_UNREADABLE finding, never an exception.
+@dataclass
+class Content:
+    """What a member says: its text (extracted, or read by OCR), and for OCR'd pages the table rows."""
+
+    text: str = ""
+    method: str | None = None
+    error: str | None = None
+    rows: list[list[str]] = field(default_factory=list)
+    ocr_pages: int = 0
+    ocr_tried: bool = False
+
+
+def _pdf_layout_text(path: str) -> str:
+    """A PDF's text with its columns kept apart by runs of spaces (a form exported from Word)."""
+    from pypdf import PdfReader
+
+    return "\n".join((page.extract_text(extraction_mode="layout") or "") for page in PdfReader(path).pages[:5])
+
+
+def pdf_form_rows(path: str, timeout_s: float = 60) -> list[list[str]]:
+    from .forms import text_rows
+
+    return text_rows(_bounded(_pdf_layout_text, path, timeout_s))
+
+
+class ContentReader:
+    """Reads members' content once per submission: role evidence and the document stage share it.
+
+    Results are kept in the store under the layout's content key (by the member's sha256), so
+    the document stage in another process finds what the classifier read; OCR is done only
+    when asked for and remembered, so a page is never read twice."""
+
+    def __init__(self, store: ObjectStore, layout: Layout, ocr: OcrRules):
+        self.store, self.layout, self.ocr = store, layout, ocr
+
+    def cached(self, material: Material) -> Content | None:
+        data = self.store.get_json(self.layout.content(material.sha256))
+        return Content(**data) if data else None
+
+    def read(self, material: Material, *, ocr: bool = False) -> Content:
+        """The member's content; with `ocr`, a picture or an image-only PDF is read by OCR too."""
+        content = self.cached(material)
+        if content is None or (ocr and not content.ocr_tried and _wants_ocr(material, content)):
+            content = self._read(material, ocr=ocr, previous=content)
+            self.store.put_json(self.layout.content(material.sha256), asdict(content))
+        return content
+
+    def read_for_roles(self, material: Material, ocr: bool) -> Content:
+        return self.read(material, ocr=ocr)
+
+    def paper_share(self, material: Material) -> float:
+        with self.store.local_path(material.key) as path:
+            return ocr_module.paper_share(str(path), self.ocr.max_pixels)
+
+    def _read(self, material: Material, *, ocr: bool, previous: Content | None) -> Content:
+        content = previous or Content()
+        suffix = PurePosixPath(material.path).suffix.lower()
+        if previous is None and material.kind in TEXT_ROLES_KINDS:
+            if material.size > MAX_DOCUMENT_BYTES:
+                return Content(error=f"文件过大（{material.size // 1048576}MB）")
+            try:
+                with self.store.local_path(material.key) as path:
+                    extracted = extract_text(str(path), suffix)
+                content = Content(text=extracted.text, method=extracted.method)
+            except ValueError as exc:
+                return Content(error=str(exc))
+        if ocr and _wants_ocr(material, content):
+            content = self._ocr(material, content)
+        return content
+
+    def _ocr(self, material: Material, content: Content) -> Content:
+        rules = self.ocr
+        content.ocr_tried = True
+        if material.size > MAX_DOCUMENT_BYTES:
+            return content
+        pages: list[ocr_module.OcrPage] = []
+        with self.store.local_path(material.key) as path:
+            if material.kind == "image":
+                pages.append(ocr_module.read_page(str(path), max_side=rules.max_side, max_pixels=rules.max_pixels,
+                                                  min_score=rules.min_score))
+            else:
+                try:
+                    pictures = call_bounded(ocr_module.pdf_page_images, str(path), rules.max_pages, timeout_s=60)
+                except ChildFailed:
+                    pictures = []
+                with tempfile.TemporaryDirectory(prefix="smartedu-ocr-") as work:
+                    for number, picture in enumerate(pictures[:rules.max_pages]):
+                        page_path = Path(work, f"page{number}")
+                        page_path.write_bytes(picture)
+                        pages.append(ocr_module.read_page(str(page_path), max_side=rules.max_side,
+                                                          max_pixels=rules.max_pixels, min_score=rules.min_score))
+        rows = [row for page in pages for row in page.rows()]
+        if rows:
+            content.rows = rows
+            content.text = "\n".join("\t".join(row) for row in rows)
+            content.method = "ocr"
+            content.error = None
+        content.ocr_pages = len(pages)
+        return content
+
+
+def _wants_ocr(material: Material, content: Content) -> bool:
+    """A picture, or a PDF with no text layer."""
+    if material.kind == "image":
+        return True
+    is_pdf = PurePosixPath(material.path).suffix.lower() == ".pdf" or content.method == "pdf"
+    return is_pdf and content.error is None and not "".join(content.text.split())
+
+
+def analyse_document(reader: ContentReader, material: Material, *, ocr: bool = False) -> tuple[DocumentReport, list[Finding], Content]:
+    """A member's text for the document stage; a failure is a DOCUMENT_UNREADABLE finding, never an exception.
 
     Returns:
-        The report, its findings and the text (for forms and duplication).
+        The report, its findings and the content (for forms and duplication).
     """
     report = DocumentReport(path=material.path, role=material.role, sha256=material.sha256)
-    suffix = PurePosixPath(material.path).suffix.lower()
-    if material.size > MAX_DOCUMENT_BYTES:
-        return report, [make_finding("DOCUMENT_UNREADABLE", material.path, reason=f"文件过大（{material.size // 1048576}MB）")], ""
-    try:
-        with store.local_path(material.key) as path:
-            extracted = extract_text(str(path), suffix)
-    except ValueError as exc:
-        return report, [make_finding("DOCUMENT_UNREADABLE", material.path, reason=str(exc))], ""
-    report.text_length = len("".join(extracted.text.split()))
-    report.extracted_with = extracted.method
+    content = reader.read(material, ocr=ocr)
+    if content.error:
+        return report, [make_finding("DOCUMENT_UNREADABLE", material.path, reason=content.error)], content
+    report.text_length = len("".join(content.text.split()))
+    report.extracted_with = content.method
+    report.ocr_pages = content.ocr_pages
     findings = []
-    if report.text_length == 0 and suffix == ".pdf":
-        findings.append(make_finding("DOCUMENT_UNREADABLE", material.path, reason="PDF没有文字层（可能是扫描件）"))
-    return report, findings, extracted.text
+    if report.text_length == 0 and _wants_ocr(material, content) and material.kind != "image":
+        reason = "PDF没有文字层，OCR也未能识别文字" if content.ocr_tried else "PDF没有文字层（可能是扫描件）"
+        findings.append(make_finding("DOCUMENT_UNREADABLE", material.path, reason=reason))
+    return report, findings, content
 
 
 def wants_text(material: Material) -> bool:
-    return material.kind in TEXT_ROLES_KINDS
+    """A member the document stage reads: documents, decks and sheets, and a registration form handed in as a picture."""
+    if material.role == "ignored":
+        return False
+    return material.kind in TEXT_ROLES_KINDS or (material.kind == "image" and material.role == "registration_form")
 
 
 

@@ -26,6 +26,13 @@ class Layout:
     def members_prefix(self) -> str:
         return self._scoped("members", "")
 
+    def content(self, member_sha256: str) -> str:
+        """What the classifier and the document stage read from a member (text, OCR rows)."""
+        return self._scoped("content", f"{member_sha256[:32]}.json")
+
+    def content_prefix(self) -> str:
+        return self._scoped("content", "")
+
     def verdict(self) -> str:
         return "verdict.json" if self.embedded else f"verdicts/{self.submission_id}.json"
 

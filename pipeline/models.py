@@ -95,11 +95,17 @@ class Finding(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+RoleSource = Literal["name", "folder", "attachment", "content", "ocr", "title", "only_candidate", "best_candidate",
+                     "junk", "unrecognized"]
+
+
 class Material(BaseModel):
-    """One archive member, as unpacked."""
+    """One archive member, as unpacked; `role_source` and `role_evidence` say why it has its role."""
 
     path: str
     role: str | None = None
+    role_source: RoleSource | None = None
+    role_evidence: str | None = None
     size: int
     sha256: str
     kind: str
@@ -195,6 +201,7 @@ class DocumentReport(BaseModel):
     duplication_rate: float | None = None
     best_matches: list[dict[str, Any]] = Field(default_factory=list)
     form_fields: dict[str, Any] | None = None
+    ocr_pages: int = 0
 
 
 class Verdict(BaseModel):

@@ -127,10 +127,22 @@ def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict
         "district": event.get("district"), "unit": event.get("unit"), "authors": authors,
         "status_words": words, "status_hint": hint, "findings": findings,
         "counts": {s: sum(f.severity == s for f in verdict.findings) for s in ("fail", "warn", "info")},
-        "materials": [{"path": m.path, "role": rules.role_label(m.role), "size": _size(m.size)} for m in verdict.materials],
+        "materials": [{"path": m.path, "role": rules.role_label(m.role), "size": _size(m.size),
+                       "evidence": _role_evidence(m)} for m in verdict.materials],
         "videos": videos, "documents": documents, "activity": rules.activity,
         "created_at": verdict.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
     }
+
+
+ROLE_SOURCE_WORDS = {"name": "文件名", "folder": "文件夹", "attachment": "附件编号", "content": "文档内容", "ocr": "图片文字识别",
+                     "title": "作品名称", "only_candidate": "唯一候选（推定）", "best_candidate": "多个候选中择优（推定）",
+                     "junk": "系统文件", "unrecognized": "未识别"}
+
+
+def _role_evidence(material) -> str:
+    """识别依据: where the role came from, and what was seen."""
+    source = ROLE_SOURCE_WORDS.get(material.role_source or "", "")
+    return f"{source}：{material.role_evidence}" if source and material.role_evidence else source
 
 
 def render_report(verdict: Verdict, rules: Rules, *, asset_prefix: str = "") -> str:

@@ -126,10 +126,18 @@ def check_subtitles(path: str, role: str | None, report: SubtitleReport | None, 
                          sidecars_rejected=report.evidence.get("sidecars_rejected", []), checked_text=checked)]
 
 
-def check_main_work(main_sha256: str | None, main_name: str, materials: list[Material]) -> list[Finding]:
-    """The separately uploaded 主作品 must be byte-identical to a member of the archive."""
+def check_main_work(main_sha256: str | None, main_name: str, materials: list[Material], rules: Rules, project: str) -> list[Finding]:
+    """The separately uploaded 主作品 must be byte-identical to the archive's main work (四.6(1)):
+    the case introduction for cases and teams, the classroom recording for lessons."""
     if main_sha256 is None:
         return []
-    if any(m.sha256 == main_sha256 for m in materials):
+    main_role = rules.classify.main_roles.get(project)
+    same = [m for m in materials if m.sha256 == main_sha256 and m.role != "ignored"]
+    if not same:
+        return [make_finding("MAIN_WORK_MISMATCH", main_name, reason="与压缩包中的文件不一致或未包含在压缩包中", sha256=main_sha256)]
+    if main_role is None or any(m.role == main_role for m in same):
         return []
-    return [make_finding("MAIN_WORK_MISMATCH", main_name, reason="与压缩包中的文件不一致或未包含在压缩包中", sha256=main_sha256)]
+    member = same[0]
+    return [make_finding("MAIN_WORK_MISMATCH", main_name, sha256=main_sha256, member=member.path, member_role=member.role,
+                         reason=f"与压缩包中的“{member.path}”（{rules.role_label(member.role)}）相同，"
+                                f"而本项目的主作品应为{rules.role_label(main_role)}")]

@@ -18,8 +18,8 @@ import structlog
 from config.rules import Rules
 
 from . import rules as rulebook
-from .classify import analysed_members, analysis_limited, classify_materials, looks_like_form, reconcile_roles
-from .documents import analyse_document, xlsx_rows
+from .classify import analysed_members, analysis_limited, classify_materials
+from .documents import Content, ContentReader, analyse_document, pdf_form_rows, xlsx_rows
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
 from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Verdict, VideoProbe,
@@ -64,6 +64,10 @@ class SubmissionContext:
     def timed(self, stage: str):
         return _Timer(self.timings, stage)
 
+    @property
+    def content(self) -> ContentReader:
+        return ContentReader(self.store, self.layout, self.rules.ocr)
+
 
 class _Timer:
     def __init__(self, timings: dict[str, float], stage: str):
@@ -83,21 +87,28 @@ def event_findings(ctx: SubmissionContext) -> list[Finding]:
     return rulebook.check_deadline(ctx.event.uploaded_at, ctx.rules) + rulebook.check_authors(ctx.event, ctx.rules)
 
 
-def read_registration_form(ctx: SubmissionContext, material: Material, report: DocumentReport, text: str) -> list[Finding]:
+def read_registration_form(ctx: SubmissionContext, material: Material, report: DocumentReport, content: Content) -> list[Finding]:
+    """The form's fields: from its table (Word, Excel, a PDF's columns, a scan's OCR rows), checked against the event."""
     suffix = PurePosixPath(material.path).suffix.lower()
-    rows: list[list[str]] = []
+    rows: list[list[str]] = list(content.rows)
     try:
-        if suffix in (".docx", ".xlsx"):
+        if content.method != "ocr" and suffix in (".docx", ".xlsx"):
             reader = forms.docx_rows if suffix == ".docx" else xlsx_rows
             with ctx.store.local_path(material.key) as path:
-                rows = call_bounded(reader, str(path), timeout_s=60)
-        rows += forms.text_rows(text)
-    except ChildFailed as exc:
+                rows += call_bounded(reader, str(path), timeout_s=60)
+        elif content.method == "pdf":
+            with ctx.store.local_path(material.key) as path:
+                rows += pdf_form_rows(str(path))
+        rows += forms.text_rows(content.text)
+    except (ChildFailed, ValueError) as exc:
         return [make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason=str(exc)[:200])]
     fields = forms.parse_rows(rows)
     report.form_fields = fields.as_dict()
     if not (fields.title or fields.authors):
-        return [make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason="未找到作品名称和作者栏目")]
+        reason = "扫描件中未能识别出作品名称和作者栏目" if content.method == "ocr" else "未找到作品名称和作者栏目"
+        if material.kind == "image" and not content.text.strip():
+            reason = "图片中未能识别出文字"
+        return [make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason=reason)]
     findings = []
     event = ctx.event
     if fields.title and event.title and similar(normalise_title(fields.title), normalise_title(event.title)) < ctx.rules.topics.title_similarity:
@@ -130,8 +141,11 @@ def topic_findings(ctx: SubmissionContext) -> list[Finding]:
 def unpack_submission(ctx: SubmissionContext, source, size: int, archive_name: str) -> UnpackResult:
     """Unpack and classify; members from an earlier run of this submission are removed first."""
     ctx.store.delete_prefix(ctx.layout.members_prefix())
+    ctx.store.delete_prefix(ctx.layout.content_prefix())
     result = unpack_archive(source, size, archive_name, ctx.store, ctx.rules, ctx.layout.member)
-    result.findings += classify_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type)
+    with ctx.timed("classify"):
+        result.findings += classify_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type, title=ctx.event.title,
+                                              read=ctx.content.read_for_roles, screen=ctx.content.paper_share)
     if not result.stopped:
         result.findings += rulebook.check_materials(result.materials, ctx.rules, ctx.project, ctx.applicant_type, archive_name)
     result.findings += analysis_limited(result.materials, ctx.rules, archive_name)
@@ -222,11 +236,11 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
 def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentReport, list[Finding]]:
     """Extract a document's text; a case introduction is also measured for duplication and
     a registration form is read into its fields and checked against the event."""
-    report, findings, text = analyse_document(ctx.store, material)
-    if material.role == "related" and looks_like_form(text):
-        report.role = "registration_form"        # told from content; reconcile_roles decides
-    if report.role == "registration_form":
-        findings += read_registration_form(ctx, material, report, text)
+    wanted = material.role in ctx.rules.required_roles(ctx.project, ctx.applicant_type)
+    report, findings, content = analyse_document(ctx.content, material, ocr=wanted)
+    text = content.text
+    if report.role == "registration_form" and not content.error:
+        findings += read_registration_form(ctx, material, report, content)
     rules = ctx.rules.duplication
     if ctx.activity is not None and material.role in rules.roles and text.strip():
         result = duplication_rate(text, ctx.event.submission_id, ctx.activity, run_length=rules.run_length,
@@ -242,7 +256,7 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
 
 
 def main_work_findings(ctx: SubmissionContext, main_sha256: str | None, main_name: str, materials: list[Material]) -> list[Finding]:
-    return rulebook.check_main_work(main_sha256, main_name, materials)
+    return rulebook.check_main_work(main_sha256, main_name, materials, ctx.rules, ctx.project)
 
 
 def decide_verdict(ctx: SubmissionContext, findings: list[Finding], materials: list[Material], videos: list[VideoReport],
@@ -309,7 +323,6 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
             documents.append(report)
             findings += doc_findings
         stage = "rules"
-        findings = reconcile_roles(materials, documents, findings)
         findings += topic_findings(ctx)
         if main_work is not None:
             findings += main_work_findings(ctx, file_sha256(main_work), main_work.name, materials)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import re
 import tempfile
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from config.rules import SubtitleRules
 
 from . import ffmpeg
 from .models import Material, SubtitleReport, VideoProbe
+from .ocr import ocr_engine
 from .storage import ObjectStore
 
 log = structlog.get_logger("pipeline.subtitles")
@@ -35,7 +35,6 @@ MIN_OCR_SCORE = 0.6
 SAME_LINE_RATIO = 0.7             # OCR variants of one line are at least this similar
 CENTRE_TOLERANCE = 0.2            # a subtitle line's centre lies within 0.5 +/- this of the width
 OCR_WIDTH = 960
-OCR_CONFIG = Path(__file__).resolve().parent.parent / "config" / "ocr.yaml"
 _MEANINGFUL = re.compile(r"[\w\u4e00-\u9fff]")
 _SRT_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})")
 _VTT_TIME = re.compile(r"(?:(\d{1,2}):)?(\d{2}):(\d{2})\.(\d{3})\s*-->\s*(?:(\d{1,2}):)?(\d{2}):(\d{2})\.(\d{3})")
@@ -209,25 +208,6 @@ _SHOWINFO_TIME = re.compile(r"Parsed_showinfo.*?\bn:\s*(\d+).*?\bpts_time:\s*(-?
 
 def showinfo_times(lines: list[str]) -> list[float]:
     return [float(m.group(2)) for m in map(_SHOWINFO_TIME.search, lines) if m]
-
-
-_ocr_engine = None
-_ocr_lock = threading.Lock()
-
-
-def ocr_engine():
-    """PP-OCRv4 (detection + recognition) from the rapidocr-onnxruntime wheel, loaded once per process.
-
-    One inference thread: workers scale by processes, as ffmpeg does here."""
-    global _ocr_engine
-    with _ocr_lock:
-        if _ocr_engine is None:
-            import cv2
-            from rapidocr_onnxruntime import RapidOCR
-
-            cv2.setNumThreads(1)
-            _ocr_engine = RapidOCR(config_path=str(OCR_CONFIG))
-        return _ocr_engine
 
 
 def centred_lines(results, width: int) -> tuple[str, ...]:

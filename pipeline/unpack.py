@@ -7,6 +7,7 @@ Every limit comes from the rules file and holds while bytes stream, not after.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import lzma
 import re
@@ -154,13 +155,15 @@ def clean_member_path(name: str) -> str:
 
 
 def is_ignored(path: str, rules: Rules) -> bool:
+    """Editor and system junk (lock and temp files, Thumbs.db, __MACOSX/ ...), by the rules file's globs."""
     parts = path.split("/")
-    base = parts[-1]
+    base = parts[-1].casefold()
     if any(part in rules.archive.ignored_dirs for part in parts[:-1]):
         return True
-    if base in rules.archive.ignored_names or base.lower() in (n.lower() for n in rules.archive.ignored_names):
-        return True
-    return any(base.startswith(prefix) for prefix in rules.archive.ignored_prefixes)
+    return any(fnmatch.fnmatchcase(base, pattern.casefold()) for pattern in rules.archive.ignored_patterns)
+
+
+JUNK_HASH_MAX_BYTES = 16 * 1024 * 1024
 
 
 def _inflates_past_declared(stream) -> bool:
@@ -238,7 +241,7 @@ class Unpacker:
             # Damage zipfile only notices while walking the directory: the archive is unusable.
             self._discard_all(result)
             result.findings.append(_archive_finding("ARCHIVE_UNREADABLE", None, archive_name, reason=f"目录区损坏：{type(exc).__name__}"))
-        usable = [m for m in result.materials if m.size > 0]
+        usable = [m for m in result.materials if m.size > 0 and m.role != "ignored"]
         explained = any(f.severity == "fail" for f in result.findings)   # members refused, each with its reason
         if not result.stopped and not usable and not explained:
             result.findings.append(_archive_finding("ARCHIVE_EMPTY", None, archive_name))
@@ -311,7 +314,10 @@ class Unpacker:
         if reason:
             result.findings.append(make_finding("ARCHIVE_UNSAFE_PATH", path or name, reason=reason, raw_name=name))
             return
-        if is_ignored(display, self.rules) or not display:
+        if not display:
+            return
+        if is_ignored(display, self.rules):
+            result.materials.append(self._ignored(archive, info, path, parent, budget))
             return
         if len(name.encode("utf-8", errors="replace")) > self.limits.max_name_bytes:
             result.findings.append(make_finding("ARCHIVE_UNSAFE_PATH", path[:200], reason="文件名过长"))
@@ -358,6 +364,23 @@ class Unpacker:
         if kind == "archive":
             result.findings.append(make_finding("ARCHIVE_UNSUPPORTED_INNER", path, format=suffix.lstrip(".").upper() or "未知"))
         result.materials.append(material)
+
+    def _ignored(self, archive, info, path: str, parent: str | None, budget: _Budget) -> Material:
+        """Junk is listed, never stored: hashed when it can be read cheaply, else listed by its declared size."""
+        digest = ""
+        readable = not (info.flag_bits & 0x1) and info.compress_type in SUPPORTED_METHODS
+        if readable and info.file_size <= JUNK_HASH_MAX_BYTES:
+            try:
+                with archive.open(info) as stream:
+                    reader = _LimitedHashingReader(stream, info.file_size, budget)
+                    while reader.read():
+                        pass
+                digest = reader.digest.hexdigest()
+            except DAMAGED_DATA_ERRORS:
+                digest = ""
+        return Material(path=path, role="ignored", role_source="junk", role_evidence="编辑器或系统生成的临时文件",
+                        size=info.file_size, sha256=digest, kind=self.rules.kind_of(path), key=None,
+                        compressed_size=info.compress_size, from_archive=parent)
 
     def _unpack_inner(self, material: Material, depth: int, budget: _Budget, result: UnpackResult) -> None:
         before = len(result.materials)

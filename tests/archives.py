@@ -20,7 +20,9 @@ def build_zip(entries: list[tuple[str | zipfile.ZipInfo, bytes]], compression=zi
 
 def with_raw_names(entries: list[tuple[bytes, bytes]]) -> bytes:
     """A zip whose names are raw bytes (e.g. GBK) without the UTF-8 flag, as Windows writes them."""
-    placeholders = [(f"p{i:0{len(raw) - 1}d}"[: len(raw)] if len(raw) > 1 else "p").encode() for i, (raw, _) in enumerate(entries)]
+    # One letter repeated per entry: no placeholder can occur inside another one.
+    assert len(entries) <= 26
+    placeholders = [(chr(ord("A") + i) * len(raw)).encode() for i, (raw, _) in enumerate(entries)]
     for (raw, _), holder in zip(entries, placeholders):
         assert len(holder) == len(raw)
     data = bytearray(build_zip([(h.decode(), body) for h, (_, body) in zip(placeholders, entries)]))

@@ -64,3 +64,14 @@ def add_member(archive: Path, name: str, data: bytes) -> None:
 
 def video_bytes(tmp: Path, name: str, spec: VideoSpec) -> bytes:
     return make_video(tmp / name, spec).read_bytes()
+
+
+def save_as(source: Path, target_ext: str) -> Path:
+    """LibreOffice's 'save as' into another format (legacy Word, PDF ...), with a private profile."""
+    outdir = source.parent / f"lo-{target_ext}"
+    profile = (source.parent / f"lo-profile-{target_ext}").as_uri()
+    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile}", "--convert-to", target_ext,
+                    "--outdir", str(outdir), str(source)], check=True, capture_output=True, timeout=120)
+    produced = outdir / f"{source.stem}.{target_ext}"
+    assert produced.is_file(), f"LibreOffice produced no {target_ext}"
+    return produced

@@ -21,7 +21,7 @@ import structlog
 from config.rules import Rules, cached_rules
 from config.settings import Settings, get_settings
 from pipeline import media
-from pipeline.classify import analysed_members, reconcile_roles
+from pipeline.classify import analysed_members
 from pipeline.errors import EventError, InputVanishedError, TransientError
 from pipeline.models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport, parse_event
 from pipeline.storage.s3 import S3Store
@@ -224,7 +224,6 @@ class Flow:
                 name = PurePosixPath(ctx.event.main_work.key).name
                 findings += main_work_findings(ctx, part.main_sha256, name, unpacked.materials or [])
         ctx.timings.update(timings)
-        findings = reconcile_roles(unpacked.materials or [], documents, findings)
         verdict = decide_verdict(ctx, findings, unpacked.materials or [], videos, documents, run_id=run_id)
         decided = Decided(self.publish(ctx, run_id, verdict.model_dump(mode="json")), ctx.event.callback_url)
         self.publish_media(submission_id, run_id)   # media may have finished before the rules

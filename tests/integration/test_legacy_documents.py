@@ -15,23 +15,12 @@ import pytest
 
 from pipeline.documents import extract_text
 from pipeline.sample import make_docx, make_pptx
-from tests.helpers import codes, run_check, sample
+from tests.helpers import codes, run_check, sample, save_as
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("libreoffice_available")]
 
 INTRO = [f"第{i}段：依托国家中小学智慧教育平台开展探究学习，学生在课堂上使用平台资源完成任务。" for i in range(30)]
 FORM_ROWS = [("作品名称", "云端课堂的实践"), ("作者", "张三、李四"), ("单位", "第一中学")]
-
-
-def save_as(source: Path, target_ext: str) -> Path:
-    """LibreOffice's 'save as' into the legacy format, with a private profile."""
-    outdir = source.parent / f"lo-{target_ext}"
-    profile = (source.parent / f"lo-profile-{target_ext}").as_uri()
-    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile}", "--convert-to", target_ext,
-                    "--outdir", str(outdir), str(source)], check=True, capture_output=True, timeout=120)
-    produced = outdir / f"{source.stem}.{target_ext}"
-    assert produced.is_file(), f"LibreOffice produced no {target_ext}"
-    return produced
 
 
 @pytest.fixture(scope="module")

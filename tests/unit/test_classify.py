@@ -37,7 +37,8 @@ def test_unnamed_video_takes_the_project_role_and_others_are_unrecognized(rules)
     items[1].size = 1000
     findings = classify_materials(items, rules, "lesson", "teacher")
     assert [m.role for m in items] == ["registration_form", "classroom_recording", "related"]
-    assert [(f.code, f.path) for f in findings] == [("MATERIAL_UNRECOGNIZED", "notes.bin")]
+    assert [m.role_source for m in items] == ["name", "only_candidate", "unrecognized"]
+    assert [(f.code, f.path) for f in findings] == [("ROLE_INFERRED", "VID_20230601.mp4"), ("MATERIAL_UNRECOGNIZED", "notes.bin")]
 
 
 def test_a_named_video_is_not_overridden_by_the_fallback(rules):

@@ -104,10 +104,14 @@ def test_qc_findings_carry_time_ranges(rules):
     assert found[0].detail["ranges"] == [[0, 3.5]]
 
 
-def test_main_work_must_match_a_member():
-    materials = [Material(path="实录.mp4", size=1, sha256="abc", kind="video")]
-    assert rulebook.check_main_work("abc", "main.mp4", materials) == []
-    assert codes(rulebook.check_main_work("zzz", "main.mp4", materials)) == ["MAIN_WORK_MISMATCH"]
+def test_main_work_must_match_the_projects_main_member(rules):
+    materials = [Material(path="实录.mp4", size=1, sha256="abc", kind="video", role="classroom_recording"),
+                 Material(path="课件.pptx", size=1, sha256="def", kind="presentation", role="courseware")]
+    assert rulebook.check_main_work("abc", "main.mp4", materials, rules, "lesson") == []
+    assert codes(rulebook.check_main_work("zzz", "main.mp4", materials, rules, "lesson")) == ["MAIN_WORK_MISMATCH"]
+    wrong, = rulebook.check_main_work("def", "main.pptx", materials, rules, "lesson")
+    assert wrong.code == "MAIN_WORK_MISMATCH" and wrong.severity == "warn"
+    assert wrong.detail["member"] == "课件.pptx" and "课堂教学实录" in wrong.message
 
 
 def test_container_truth_from_brands():

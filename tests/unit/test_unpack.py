@@ -191,11 +191,24 @@ def test_inner_rar_and_7z_are_kept_and_reported(rules, tmp_path):
     assert len(result.materials) == 3
 
 
-def test_macos_and_windows_litter_is_ignored(rules, tmp_path):
-    data = archives.build_zip([("__MACOSX/._报名表.docx", b"x"), ("._课件.pptx", b"x"), ("资料/Thumbs.db", b"x"),
-                               ("desktop.ini", b"x"), ("报名表.docx", b"f"), ("资料/", b"")])
-    result, _ = run_unpack(rules, tmp_path, data)
-    assert codes(result) == [] and [m.path for m in result.materials] == ["报名表.docx"]
+JUNK = ["__MACOSX/._报名表.docx", "._课件.pptx", "资料/Thumbs.db", "desktop.ini", "~$案例介绍.docx", ".~lock.教学设计.docx#",
+        "~WRL0003.tmp", "资料/~DF1A2B.TMP", ".DS_Store", "课件/.~课件.pptx", "$RECYCLE.BIN/S-1-5/x.docx", "快捷方式.lnk"]
+
+
+def test_editor_and_system_junk_is_listed_as_ignored_and_never_stored(rules, tmp_path):
+    data = archives.build_zip([(name, b"x") for name in JUNK] + [("报名表.docx", b"f"), ("资料/", b""), ("~模板说明.docx", b"t")])
+    result, store = run_unpack(rules, tmp_path, data)
+    assert codes(result) == []
+    ignored = [m for m in result.materials if m.role == "ignored"]
+    assert sorted(m.path for m in ignored) == sorted(JUNK)
+    assert all(m.key is None and m.role_source == "junk" and m.sha256 for m in ignored)
+    kept = [m for m in result.materials if m.role != "ignored"]
+    assert [m.path for m in kept] == ["报名表.docx", "~模板说明.docx"]     # a tilde alone is a teacher's name, not a lock
+
+
+def test_an_archive_of_junk_alone_is_empty(rules, tmp_path):
+    result, _ = run_unpack(rules, tmp_path, archives.build_zip([("__MACOSX/._a.docx", b"x"), ("~$a.docx", b"x")]))
+    assert codes(result) == ["ARCHIVE_EMPTY"]
 
 
 def test_empty_archive(rules, tmp_path):
