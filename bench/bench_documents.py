@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.documents import extract_text  # noqa: E402
 from pipeline.sample import make_docx, make_pptx  # noqa: E402
-from tests.integration.test_legacy_documents import INTRO, save_as  # noqa: E402
+from tests.helpers import save_as  # noqa: E402
+from tests.integration.test_legacy_documents import INTRO  # noqa: E402
 
 
 def cpu() -> float:

@@ -14,7 +14,8 @@ POLICY_FILE = Path(__file__).parent / "policy.yaml"
 class StagePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     queue: str
-    max_retries: int
+    max_retries: int                 # for infrastructure errors (Redis, S3, timeouts): outlast an outage
+    max_unexpected_retries: int = 1  # for anything else (a bug of ours): fail soon, with an error verdict
     time_limit_s: float
     max_age_s: float
     min_backoff_s: float

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     segment_threshold_s: float = 120.0   # longer videos are transcoded in segments across workers
     segment_s: float = 30.0
     report_base_url: str = ""            # where reviewers open the bucket's objects; links in `smartedu report`
+    reconcile_interval_s: float = 15.0   # how often the reconciler looks at runs in progress
+    reconcile_grace_s: float = 120.0     # a run that moved more recently than this is left alone
+    reconcile_attempts: int = 3          # re-sends of one lost part before the run gets its error verdict
 
 
 @lru_cache(maxsize=1)

@@ -57,6 +57,17 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+# What ffmpeg says when the network, not the file, failed it: the store is down, overloaded,
+# or a presigned URL expired while a long job waited. Only meaningful for a URL input.
+TRANSPORT_FAILURES = ("Connection refused", "Connection reset", "Connection timed out", "Network is unreachable",
+                      "Failed to resolve hostname", "Server returned 5", "Server returned 403", "Broken pipe")
+
+
+def transport_failed(error: "FFmpegError") -> bool:
+    """True when a tool reading over HTTP failed on the transport, not on the bytes."""
+    return any(is_url(arg) for arg in error.cmd) and any(marker in error.stderr_tail for marker in TRANSPORT_FAILURES)
+
+
 def input_args(source: str, demuxer: str | None) -> list[str]:
     """Options placed before `-i`: only the protocol the source needs, the demuxer forced.
 

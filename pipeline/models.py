@@ -190,6 +190,7 @@ class VideoReport(BaseModel):
     qc: QcResult | None = None
     renditions: dict[str, str] = Field(default_factory=dict)
     thumbnails: dict[str, str] = Field(default_factory=dict)
+    media_error: str | None = None        # why the previews could not be made, when they could not
 
 
 class DocumentReport(BaseModel):

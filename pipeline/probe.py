@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from . import ffmpeg
-from .errors import PermanentError
+from .errors import InputVanishedError, PermanentError, TransientError
 from .models import AudioStream, SubtitleStream, VideoProbe
 from .sandbox import ChildFailed, call_bounded
 from .storage import ObjectStore
@@ -280,6 +280,21 @@ def tool_source(store: ObjectStore, key: str) -> Iterator[str]:
         yield str(path)
 
 
+def blame_tool_failure(store: ObjectStore, key: str, error: ffmpeg.FFmpegError) -> None:
+    """A tool failed on `key`: raise TransientError when the store, not the upload, is at fault.
+
+    The stderr says so for transport failures; otherwise the store is asked for the object,
+    which raises TransientError while it is down. Returns quietly when the upload is to blame.
+
+    Raises:
+        TransientError: the store is unreachable or failed the tool's reads.
+    """
+    if ffmpeg.transport_failed(error):
+        raise TransientError(f"S3 unreachable while reading {key}: {error.stderr_tail[-200:]}")
+    if store.stat(key) is None:
+        raise InputVanishedError(f"{key} vanished while it was read")
+
+
 def probe_video(store: ObjectStore, key: str, *, timeout_s: float = 60) -> VideoProbe:
     """Measure one video.
 
@@ -318,8 +333,10 @@ def probe_video(store: ObjectStore, key: str, *, timeout_s: float = 60) -> Video
         try:
             second = from_ffprobe(second_opinion.result())
             probed_with.append("ffprobe")
-        except ffmpeg.FFmpegError:
+        except ffmpeg.FFmpegError as exc:
             second = {}
+            if not primary:       # neither opinion: a store outage must not read as a broken video
+                blame_tool_failure(store, key, exc)
     merged, disagreements = merge_opinions(primary, second)
     if not merged.get("has_video") or not merged.get("width") or not merged.get("height"):
         raise PermanentError("no decodable video stream", code="VIDEO_UNREADABLE", detail={"reason": "没有可读取的视频画面"})

@@ -25,7 +25,7 @@ from .findings import make_finding
 from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Verdict, VideoProbe,
                      VideoReport)
 from . import ffmpeg
-from .probe import probe_video, tool_source
+from .probe import blame_tool_failure, probe_video, tool_source
 from .qc import run_qc
 from .subtitles import detect_subtitles
 from .storage import LocalStore, ObjectStore
@@ -197,6 +197,7 @@ def find_subtitles(ctx: SubmissionContext, material: Material, probe: VideoProbe
             report, cpu_s = detect_subtitles(ctx.store, material, materials, probe, source, demuxer, ctx.rules.subtitles,
                                              threads=ctx.ffmpeg_threads)
         except ffmpeg.FFmpegError as exc:
+            blame_tool_failure(ctx.store, material.key, exc)
             log.warning("subtitles_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-500:])
             return SubtitleReport(kind="none", evidence={"error": "解码超时" if exc.timed_out else "画面无法抽帧"})
     ctx.timings["subtitles_cpu"] = ctx.timings.get("subtitles_cpu", 0.0) + cpu_s
@@ -214,6 +215,7 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
 
     Raises:
         PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
+        TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
     """
     demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
     if (probe.width or 0) * (probe.height or 0) > ctx.rules.video.max_decode_pixels:
@@ -229,6 +231,7 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
         except ffmpeg.FFmpegError as exc:
             log.warning("qc_failed", path=material.path, returncode=exc.returncode, timed_out=exc.timed_out,
                         cmd=ffmpeg.redact(exc.cmd)[-12:], stderr_tail=exc.stderr_tail[-800:])
+            blame_tool_failure(ctx.store, material.key, exc)
             reason = "解码超时" if exc.timed_out else "视频数据无法解码"
             raise PermanentError(f"qc failed: {exc}", code="VIDEO_UNREADABLE", detail={"reason": reason}) from exc
 

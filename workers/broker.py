@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 import dramatiq
+import redis
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -13,8 +15,11 @@ from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, 
 
 from config.policy import StagePolicy, stage_policies
 from config.settings import get_settings
-from pipeline.errors import PermanentError
+from pipeline.errors import PermanentError, TransientError
 
+from . import outages
+from .ledger import MessageLedger
+from .outages import RepeatFilter, outage_of, wait_for_redis
 from .state import PREFIX, RunState
 
 log = structlog.get_logger("workers")
@@ -46,8 +51,14 @@ class LogContext(dramatiq.Middleware):
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         seconds = time.monotonic() - message.options.pop("_started", time.monotonic())
+        outage = outage_of(exception) if exception is not None else None
         if exception is None:
             log.info("stage_done", seconds=round(seconds, 3))
+            outages.REDIS.recovered()
+            outages.S3.recovered()
+        elif outage is not None:
+            outage.failed(exception)         # one line per outage; each message's retry is debug
+            log.debug("stage_retry_outage", seconds=round(seconds, 3), service=outage.service)
         else:
             log.warning("stage_failed", seconds=round(seconds, 3), error=type(exception).__name__, reason=str(exception)[:300])
         state = self._state_or_none()
@@ -62,12 +73,24 @@ class LogContext(dramatiq.Middleware):
 
 
 def retry_when_for(policy: StagePolicy):
-    """Transient failures are retried up to the stage's limit; a bad upload never is."""
+    """An outage is retried long enough to be outlasted, our own bug briefly, a bad upload never."""
 
     def retry_when(retries: int, exception: BaseException) -> bool:
-        return not isinstance(exception, PermanentError) and retries < policy.max_retries
+        if isinstance(exception, PermanentError):
+            return False
+        if is_infrastructure_error(exception):
+            return retries < policy.max_retries
+        return retries < policy.max_unexpected_retries
 
     return retry_when
+
+
+def is_infrastructure_error(exception: BaseException) -> bool:
+    """Redis, S3 or the network failed, not the upload and not our code."""
+    import urllib3
+
+    return isinstance(exception, (TransientError, redis.RedisError, urllib3.exceptions.HTTPError, ConnectionError,
+                                  TimeoutError))
 
 
 def actor_options(stage: str) -> dict:
@@ -83,11 +106,28 @@ def actor_options(stage: str) -> dict:
     }
 
 
+class DurableRedisBroker(RedisBroker):
+    """A Redis broker whose enqueue waits for Redis to come back instead of failing.
+
+    dramatiq's Retries middleware enqueues a failed message's retry after the actor ran; if
+    Redis is down just then, the enqueue raises, the failure is logged and the message is
+    acknowledged: the retry is gone. Waiting here keeps the message (and every next-stage
+    send of an actor) until the broker answers again."""
+
+    def enqueue(self, message, *, delay=None):
+        parent = super().enqueue
+        return wait_for_redis(lambda: parent(message, delay=delay), what=message.actor_name)
+
+
 def build_broker(stages: dict[str, str]) -> dramatiq.Broker:
     """A Redis broker (or a stub one when SMARTEDU_BROKER=stub, for unit tests)."""
     settings = get_settings()
     middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(), CurrentMessage(),
-                  LogContext(stages, lambda: RunState.from_url(settings.redis_url))]
+                  LogContext(stages, lambda: RunState.from_url(settings.redis_url)),
+                  MessageLedger(lambda: redis.Redis.from_url(settings.redis_url, decode_responses=True))]
+    repeats = RepeatFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(repeats)
     if os.environ.get("SMARTEDU_PROMETHEUS", "1") == "1" and os.environ.get("SMARTEDU_BROKER") != "stub":
         from dramatiq.middleware.prometheus import Prometheus
 
@@ -97,7 +137,7 @@ def build_broker(stages: dict[str, str]) -> dramatiq.Broker:
         broker = StubBroker(middleware=middleware)
     else:
         heartbeat_ms = int(os.environ.get("SMARTEDU_HEARTBEAT_MS", "60000"))
-        broker = RedisBroker(url=settings.redis_url, middleware=middleware, namespace=f"{PREFIX}dramatiq",
+        broker = DurableRedisBroker(url=settings.redis_url, middleware=middleware, namespace=f"{PREFIX}dramatiq",
                              heartbeat_timeout=heartbeat_ms, maintenance_chance=int(os.environ.get("SMARTEDU_MAINTENANCE_CHANCE", "1000")))
     dramatiq.set_broker(broker)
     return broker

@@ -223,18 +223,44 @@ def worker(
 @app.command()
 def ingest(
     claim_idle_s: float = typer.Option(60.0, "--claim-idle", help="claim back entries pending this long on a dead consumer"),
+    reconcile: bool = typer.Option(True, "--reconcile/--no-reconcile", help="run the reconciler beside ingest"),
 ) -> None:
-    """Read upload events from the stream smartedu:uploads and start their runs."""
-    import signal
+    """Read upload events from the stream smartedu:uploads and start their runs (and reconcile)."""
     import threading
 
-    from workers.actors import start_submission
+    from workers.actors import build_reconciler, start_submission
     from workers.ingest import run_ingest
+    from workers.reconcile import reconcile_forever
+
+    stop = _stop_on_signals()
+    if reconcile:
+        threading.Thread(target=reconcile_forever, args=(build_reconciler(), stop, get_settings().reconcile_interval_s),
+                         name="reconciler", daemon=True).start()
+    run_ingest(get_settings().redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
+
+
+@app.command("reconcile")
+def reconcile_cmd(once: bool = typer.Option(False, "--once", help="one pass, print what it did, exit")) -> None:
+    """Find runs whose messages were lost and re-send them (safe to run beside another reconciler)."""
+    from workers.actors import build_reconciler
+    from workers.reconcile import reconcile_forever
+
+    reconciler = build_reconciler()
+    if once:
+        report = reconciler.run_pass()
+        typer.echo(json.dumps(report.__dict__ if report else {"skipped": "another reconciler holds the lock"}, ensure_ascii=False))
+        return
+    reconcile_forever(reconciler, _stop_on_signals(), get_settings().reconcile_interval_s)
+
+
+def _stop_on_signals():
+    import signal
+    import threading
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    run_ingest(get_settings().redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
+    return stop
 
 
 @app.command()
@@ -281,6 +307,11 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     console.print(f"{'stage (1 h)':12} {'count':>7} {'p50 s':>8} {'p95 s':>10}")
     for stage, row in data["stages_last_hour"].items():
         console.print(f"{stage:12} {row['count']:7} {row['p50']:8.2f} {row['p95']:10.2f}")
+    rec = data["reconciler"]
+    console.print(f"reconciler: last pass {rec['last_pass_s_ago']} s ago, watching {rec['watching']} idle runs, "
+                  + (", ".join(f"{k} {v}" for k, v in sorted(rec["counters"].items()) if k != "passes") or "nothing done"))
+    for action in rec["recent_actions"]:
+        console.print(f"  {action.get('action')}: {action.get('submission_id')} {action.get('part')} ({action.get('reason')})")
 
 
 @app.command()

@@ -12,6 +12,7 @@ import hmac
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import PurePosixPath
@@ -20,10 +21,11 @@ import structlog
 
 from config.rules import Rules, cached_rules
 from config.settings import Settings, get_settings
-from pipeline import media
+from pipeline import ffmpeg, media
 from pipeline.classify import analysed_members
-from pipeline.errors import EventError, InputVanishedError, TransientError
+from pipeline.errors import EventError, InputVanishedError, PermanentError, TransientError
 from pipeline.models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport, parse_event
+from pipeline.probe import blame_tool_failure
 from pipeline.storage.s3 import S3Store
 from pipeline.state.redis import RedisState
 from pipeline.submission import (Layout, SubmissionContext, analyse_text, analyse_video, decide_verdict, error_detail,
@@ -235,7 +237,8 @@ class Flow:
         self.store.put_json(key, verdict)
         write_report(ctx, Verdict.model_validate(verdict))
         announced = self.state.announce(sid, run_id, "verdict", verdict["status"], key)
-        self.state.finish(sid, run_id, verdict["status"])
+        media_pending = bool(self.state.pending(sid, run_id, "media"))
+        self.state.finish(sid, run_id, verdict["status"], media_pending=media_pending)
         log.info("verdict_written", status=verdict["status"], key=key, announced=announced,
                  findings=[f["code"] for f in verdict["findings"]])
         return verdict
@@ -263,15 +266,18 @@ class Flow:
         if ctx is None:
             return []
         material, report = self._video(ctx, run_id, index)
-        keys = {"thumbnails": media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)}
+        with blamed(self.store, material):
+            keys = {"thumbnails": media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)}
         self.store.put_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json"), keys)
         spec = self.rendition_spec
         if media.segment_count(report.probe, spec) == 1:
-            renditions = media.make_rendition(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
-                                              threads=self.settings.ffmpeg_threads, spec=spec)
+            with blamed(self.store, material):
+                renditions = media.make_rendition(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
+                                                  threads=self.settings.ffmpeg_threads, spec=spec)
             self._media_done(ctx, run_id, index, renditions)
             return []
-        count = media.split_source(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir, spec=spec)
+        with blamed(self.store, material):
+            count = media.split_source(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir, spec=spec)
         pieces = [*range(count), *([-1] if report.probe.audio else [])]
         self.state.expect(submission_id, run_id, f"pieces-{index}", [_piece_name(p) for p in pieces])
         return pieces
@@ -282,12 +288,13 @@ class Flow:
         if ctx is None:
             return False
         material, report = self._video(ctx, run_id, index)
-        if piece >= 0:
-            media.encode_piece(self.store, ctx.layout, material, report.probe, piece, work_dir=self.settings.work_dir,
-                               threads=self.settings.ffmpeg_threads, spec=self.rendition_spec)
-        else:
-            media.encode_audio_piece(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
-                                     spec=self.rendition_spec)
+        with blamed(self.store, material):
+            if piece >= 0:
+                media.encode_piece(self.store, ctx.layout, material, report.probe, piece, work_dir=self.settings.work_dir,
+                                   threads=self.settings.ffmpeg_threads, spec=self.rendition_spec)
+            else:
+                media.encode_audio_piece(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
+                                         spec=self.rendition_spec)
         return self.state.mark_done(submission_id, run_id, f"pieces-{index}", _piece_name(piece))
 
     def join_media(self, submission_id: str, run_id: str, index: int) -> None:
@@ -296,16 +303,19 @@ class Flow:
             return
         material, report = self._video(ctx, run_id, index)
         count = len([p for p in self.state.expected(submission_id, run_id, f"pieces-{index}") if p.startswith("segment-")])
-        renditions = media.join_pieces(self.store, ctx.layout, material, report.probe, count, work_dir=self.settings.work_dir)
+        with blamed(self.store, material):
+            renditions = media.join_pieces(self.store, ctx.layout, material, report.probe, count, work_dir=self.settings.work_dir)
         self._media_done(ctx, run_id, index, renditions)
 
-    def media_failed(self, submission_id: str, run_id: str, index: int) -> None:
-        """A rendition that could not be made: its work objects go, the run still completes."""
+    def media_failed(self, submission_id: str, run_id: str, index: int, reason: str = "预览生成失败") -> None:
+        """A rendition that could not be made: its work objects go, the reason goes into the
+        verdict (`videos[].media_error`) and the media notice, and the run still completes."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
             return
         material, _report = self._video(ctx, run_id, index)
         self.store.delete_prefix(media.work_prefix(ctx.layout, material))
+        self.store.put_json(ctx.layout.part(run_id, f"media-{index}-error.json"), {"reason": reason})
         self._media_done(ctx, run_id, index, {})
 
     def _media_done(self, ctx: SubmissionContext, run_id: str, index: int, renditions: dict[str, str]) -> None:
@@ -324,14 +334,20 @@ class Flow:
             return False     # the rules are not decided yet: decide() calls this again
         unpacked = self.load_part(ctx, run_id, "unpack")
         paths = {m.path: i for i, m in enumerate(unpacked.materials or [])}
+        reasons: list[str] = []
         for video in verdict["videos"]:
             index = paths.get(video["path"])
             if f"media-{index}" in expected:
                 video["thumbnails"] = (self.store.get_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json")) or {}).get("thumbnails", {})
                 video["renditions"] = self.store.get_json(ctx.layout.part(run_id, f"media-{index}-renditions.json")) or {}
+                failed = self.store.get_json(ctx.layout.part(run_id, f"media-{index}-error.json"))
+                if failed:
+                    video["media_error"] = failed["reason"]
+                    reasons.append(f"{video['path']}: {failed['reason']}")
         self.store.put_json(ctx.layout.verdict(), verdict)
         write_report(ctx, Verdict.model_validate(verdict))
-        self.state.announce(submission_id, run_id, "media", verdict["status"], ctx.layout.verdict())
+        self.state.announce(submission_id, run_id, "media", verdict["status"], ctx.layout.verdict(), reason="; ".join(reasons))
+        self.state.media_finished(submission_id)
         return True
 
     # write-back -----------------------------------------------------------
@@ -344,6 +360,16 @@ class Flow:
         status = post_signed(ctx.event.callback_url, body, self.settings.callback_secret.get_secret_value())
         log.info("callback_delivered", http_status=status)
         return status
+
+
+@contextmanager
+def blamed(store, material: Material):
+    """An encode that fails on its input is not retried; one that failed on the store is."""
+    try:
+        yield
+    except ffmpeg.FFmpegError as exc:
+        blame_tool_failure(store, material.key, exc)        # raises TransientError for an outage
+        raise PermanentError(f"ffmpeg failed on {material.path}: {exc}") from exc
 
 
 def _piece_name(piece: int) -> str:

@@ -17,6 +17,7 @@ import structlog
 
 from pipeline.errors import EventError, TransientError
 
+from .outages import REDIS, S3, outage_of
 from .state import PREFIX, TTL_S, UPLOADS_STREAM, VERDICTS_STREAM
 
 log = structlog.get_logger("ingest")
@@ -69,7 +70,11 @@ def handle_entry(r: redis.Redis, entry_id: str, fields: dict, start) -> bool:
         answer_bad_event(r, entry_id, raw, str(exc))
         return True
     except (TransientError, redis.RedisError, OSError) as exc:
-        log.warning("ingest_retry_later", entry_id=entry_id, error=type(exc).__name__, reason=str(exc)[:300])
+        outage = outage_of(exc)
+        if outage is not None:
+            outage.failed(exc)              # logged once per outage; the entry stays pending
+        else:
+            log.warning("ingest_retry_later", entry_id=entry_id, error=type(exc).__name__, reason=str(exc)[:300])
         return False
 
 
@@ -97,7 +102,15 @@ def run_ingest(redis_url: str, start, stop: threading.Event, *, claim_idle_ms: i
     log.info("ingest_started", consumer=consumer)
     while not stop.is_set():
         try:
-            ingest_once(r, start, consumer=consumer, claim_idle_ms=claim_idle_ms)
+            if ingest_once(r, start, consumer=consumer, claim_idle_ms=claim_idle_ms):
+                S3.recovered()
+            REDIS.recovered()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            REDIS.failed(exc)
+            stop.wait(2)
         except redis.RedisError as exc:
-            log.warning("ingest_redis_error", error=str(exc)[:200])
+            if "NOGROUP" in str(exc):       # Redis came back without its data (no AOF): the group is gone
+                ensure_group(r)
+            else:
+                log.warning("ingest_redis_error", error=str(exc)[:200])
             stop.wait(2)

@@ -9,7 +9,8 @@ import time
 
 import redis
 
-from .state import FAILED, INFLIGHT, PREFIX, TIMINGS_STREAM
+from .reconcile import summary as reconcile_summary
+from .state import FAILED, INFLIGHT, MEDIA_INFLIGHT, PREFIX, TIMINGS_STREAM
 
 NAMESPACE = f"{PREFIX}dramatiq"
 
@@ -52,7 +53,9 @@ def status(r: redis.Redis, queues: list[str]) -> dict:
         "oldest_in_progress_s": round(time.time() - oldest[0][1], 1) if oldest else None,
         "oldest_submission": oldest[0][0] if oldest else None,
         "failed": r.zcard(FAILED),
+        "media_in_progress": r.zcard(MEDIA_INFLIGHT),
         "stages_last_hour": stage_latencies(r),
+        "reconciler": reconcile_summary(r),
     }
 
 

@@ -17,7 +17,10 @@ UPLOADS_STREAM = f"{PREFIX}uploads"
 VERDICTS_STREAM = f"{PREFIX}verdicts"
 TIMINGS_STREAM = f"{PREFIX}timings"
 INFLIGHT = f"{PREFIX}inflight"
+MEDIA_INFLIGHT = f"{PREFIX}media-inflight"      # submission_id -> when its verdict went out with previews pending
 FAILED = f"{PREFIX}failed"
+RECONCILER = f"{PREFIX}reconciler"              # hash: last pass, counters
+RECONCILER_ACTIONS = f"{PREFIX}reconciler:actions"
 TTL_S = 7 * 24 * 3600
 STREAM_MAXLEN = 100_000
 
@@ -25,6 +28,10 @@ STREAM_MAXLEN = 100_000
 _NOTICE_ONCE = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
+  if ARGV[7] ~= '' then
+    return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
+                      'submission_id', ARGV[2], 'status', ARGV[3], 'key', ARGV[4], 'kind', ARGV[1], 'reason', ARGV[7])
+  end
   return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
                     'submission_id', ARGV[2], 'status', ARGV[3], 'key', ARGV[4], 'kind', ARGV[1])
 end
@@ -51,7 +58,7 @@ class RunState:
         now = time.time()
         pipe = self.r.pipeline()
         pipe.set(f"{PREFIX}run:{submission_id}", run_id, ex=TTL_S)
-        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"started_at": now, "stage": "queued"})
+        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"started_at": now, "touched_at": now, "stage": "queued"})
         pipe.expire(f"{PREFIX}progress:{submission_id}:{run_id}", TTL_S)
         pipe.zadd(INFLIGHT, {submission_id: now})
         pipe.execute()
@@ -63,7 +70,14 @@ class RunState:
         return self.current_run(submission_id) == run_id
 
     def set_stage(self, submission_id: str, run_id: str, stage: str) -> None:
-        self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "stage", stage)
+        self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"stage": stage, "touched_at": time.time()})
+
+    def touch(self, submission_id: str, run_id: str, pipe=None) -> None:
+        """The run moved (a part done): the reconciler leaves it alone for a while."""
+        (pipe or self.r).hset(f"{PREFIX}progress:{submission_id}:{run_id}", "touched_at", time.time())
+
+    def progress(self, submission_id: str, run_id: str) -> dict:
+        return self.r.hgetall(f"{PREFIX}progress:{submission_id}:{run_id}")
 
     # completion sets -------------------------------------------------------
     # A group ("parts", "media", "segments-3" ...) is a set of expected names and a set of
@@ -87,12 +101,16 @@ class RunState:
         pipe = self.r.pipeline()
         pipe.sadd(done, name)
         pipe.expire(done, TTL_S)
+        self.touch(submission_id, run_id, pipe)
         pipe.sdiff(expected, done)
-        _, _, missing = pipe.execute()
+        missing = pipe.execute()[-1]
         return not missing
 
     def complete(self, submission_id: str, run_id: str, group: str) -> bool:
         return not self.r.sdiff(*self._keys(submission_id, run_id, group))
+
+    def pending(self, submission_id: str, run_id: str, group: str) -> set[str]:
+        return set(self.r.sdiff(*self._keys(submission_id, run_id, group)))
 
     def expected(self, submission_id: str, run_id: str, group: str) -> set[str]:
         return set(self.r.smembers(self._keys(submission_id, run_id, group)[0]))
@@ -108,21 +126,27 @@ class RunState:
         return self.complete(submission_id, run_id, "parts")
 
     # notices --------------------------------------------------------------
-    def announce(self, submission_id: str, run_id: str, kind: str, status: str, key: str) -> bool:
-        """Add a notice to `smartedu:verdicts` once per run and kind; False if already there."""
+    def announce(self, submission_id: str, run_id: str, kind: str, status: str, key: str, reason: str = "") -> bool:
+        """Add a notice to `smartedu:verdicts` once per run and kind (with `reason` when a step
+        failed, e.g. previews that could not be made); False if already there."""
         added = self._notice(keys=[f"{PREFIX}notices:{submission_id}:{run_id}", VERDICTS_STREAM],
-                             args=[kind, submission_id, status, key, TTL_S, STREAM_MAXLEN])
+                             args=[kind, submission_id, status, key, TTL_S, STREAM_MAXLEN, reason[:500]])
         return bool(added)
 
-    def finish(self, submission_id: str, run_id: str, status: str) -> None:
+    def finish(self, submission_id: str, run_id: str, status: str, *, media_pending: bool = False) -> None:
         pipe = self.r.pipeline()
         pipe.zrem(INFLIGHT, submission_id)
+        if media_pending:
+            pipe.zadd(MEDIA_INFLIGHT, {submission_id: time.time()})
         pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"stage": "done", "status": status})
         if status == "error":
             pipe.zadd(FAILED, {submission_id: time.time()})
         else:
             pipe.zrem(FAILED, submission_id)
         pipe.execute()
+
+    def media_finished(self, submission_id: str) -> None:
+        self.r.zrem(MEDIA_INFLIGHT, submission_id)
 
     # timings --------------------------------------------------------------
     def record_timing(self, stage: str, seconds: float, ok: bool) -> None:

@@ -302,3 +302,43 @@ def test_renditions_are_made_in_segments_across_workers_and_announced(cluster, p
     assert done.returncode == 0, done.stderr
     row = next(line for line in sheet_path.read_text(encoding="utf-8-sig").splitlines() if line.startswith(sid + ","))
     assert f"reports/{sid}.html" in row and "1920x1080" in row
+
+
+def test_roles_from_evidence_are_the_same_through_real_workers(cluster, processes, rules, tmp_path):
+    """Naming cases (a scanned form found by OCR, numbered files told by content, a lock file, a title-only
+    name, a main work identical to the wrong member) give the embedded mode's roles and findings."""
+    from pipeline.models import parse_event
+    from pipeline.submission import check_submission
+    from tests.naming_set import Factory, build_case_zip, cases, event_for
+
+    chosen = {"scanned-form-unnamed", "numbered", "lock-file-beside", "title-only", "lesson-two-unnamed-videos"}
+    factory = Factory(tmp_path / "factory")
+    processes("worker", "--processes", "1", "--threads", "2")
+    processes("ingest", "--claim-idle", "5")
+    expected = {}
+    for case in [c for c in cases() if c.name in chosen]:
+        archive = build_case_zip(case, factory, tmp_path / f"{case.name}.zip")
+        event = event_for(case)
+        sid = f"{event['submission_id']}-{uuid.uuid4().hex[:6]}"
+        event.update(submission_id=sid, archive={"bucket": "uploads", "key": f"{sid}/materials.zip"})
+        cluster["s3"].fput_object("uploads", event["archive"]["key"], str(archive))
+        if case.name == "title-only":       # the main work uploaded apart is the form, not the case introduction
+            form = next(m for m in case.members if m.role == "registration_form")
+            main = tmp_path / "main.docx"
+            main.write_bytes(factory.bytes_of(form.make, case.project))
+            cluster["s3"].fput_object("uploads", f"{sid}/main.docx", str(main))
+            event["main_work"] = {"bucket": "uploads", "key": f"{sid}/main.docx"}
+        embedded = check_submission(parse_event(event), archive, tmp_path / sid, rules, media=False,
+                                    main_work=main if case.name == "title-only" else None)
+        expected[sid] = embedded.model_dump(mode="json")
+        add_event(cluster, event)
+    for sid, embedded in expected.items():
+        wait_for(lambda: notices(cluster, sid), 180, f"verdict for {sid}")
+        distributed = verdict_of(cluster, sid)
+        fields = ("path", "role", "role_source", "role_evidence", "kind", "size", "sha256")
+        assert [{k: m[k] for k in fields} for m in distributed["materials"]] == [{k: m[k] for k in fields} for m in embedded["materials"]]
+        assert sorted((f["code"], f["path"], f["message"]) for f in distributed["findings"]) == \
+            sorted((f["code"], f["path"], f["message"]) for f in embedded["findings"])
+        assert distributed["status"] == embedded["status"] != "fail"
+        if "title-only" in sid:
+            assert any(f["code"] == "MAIN_WORK_MISMATCH" and "报名表" in f["message"] for f in distributed["findings"])

@@ -65,3 +65,95 @@ def test_analysis_is_bounded_and_project_materials_come_first(rules):
     assert finding.detail == {"videos": 6, "documents": 6, "videos_analysed": 2, "documents_analysed": 3}
     assert "作品.zip" in finding.message
     assert analysis_limited(members, rules, "作品.zip") == []
+
+
+from pipeline.classify import attachment_number, common_root, title_matches  # noqa: E402
+from pipeline.documents import Content  # noqa: E402
+
+
+@pytest.mark.parametrize("stem,number", [("附件2", 2), ("附件 3 案例介绍", 3), ("附件二 报名表", 2), ("附件4：教学设计", 4),
+                                         ("附件２", 2), ("附件-3", 3), ("附录2", None), ("2", None), ("作品附件", None)])
+def test_the_notices_attachment_numbers(stem, number):
+    assert attachment_number(stem) == number
+
+
+def test_title_matches_whole_titles_not_fragments():
+    title = "依托国家平台开展双师课堂的实践"
+    assert title_matches(f"《{title}》", title, 0.8)
+    assert title_matches(f"张三-{title}-终稿", title, 0.8)
+    assert title_matches("依托国家平台开展双师课堂实践", title, 0.8)        # one character dropped
+    assert not title_matches("双师课堂", title, 0.8) and not title_matches("案例介绍", title, 0.8)
+    assert not title_matches("课堂", "课堂", 0.8)                         # a title too short to tell anything
+
+
+def test_a_shared_root_folder_is_not_evidence():
+    assert common_root(["作品/a.docx", "作品/视频/b.mp4"]) == 1
+    assert common_root(["a.docx", "作品/b.docx"]) == 0
+
+
+def reader(texts: dict[str, str]):
+    return lambda material, ocr: Content(text=texts.get(material.path, ""), method="docx")
+
+
+def test_content_tells_numbered_files_apart(rules):
+    items = materials(rules, ["1.docx", "2.docx", "3.mp4"])
+    texts = {"1.docx": "报名表\n作品名称\t云端课堂\n作者\t张三\n单位\t一中",
+             "2.docx": "云端课堂\n一、案例背景\n" + "正文" * 500 + "\n二、主要做法\n三、应用成效"}
+    findings = classify_materials(items, rules, "case", "teacher", read=reader(texts))
+    assert [(m.role, m.role_source) for m in items] == [("registration_form", "content"), ("case_intro", "content"),
+                                                        ("application_video", "only_candidate")]
+    assert [f.code for f in findings] == ["ROLE_INFERRED"]
+
+
+def test_a_long_case_with_a_header_table_is_not_a_form(rules):
+    items = materials(rules, ["报名表.docx", "1.docx"])
+    header = "作品名称：云端课堂\n作者：张三\n单位：一中\n"
+    classify_materials(items, rules, "case", "teacher", read=reader({"1.docx": header + "正文。" * 3000}))
+    assert [m.role for m in items] == ["registration_form", "case_intro"]
+    assert items[1].role_source == "only_candidate"
+
+
+def test_two_members_never_share_a_single_role_and_the_copy_fills_nothing_else(rules):
+    items = materials(rules, ["案例介绍.docx", "案例介绍.pdf", "应用视频.mp4"])
+    findings = classify_materials(items, rules, "case", "teacher", read=reader({}))
+    assert [m.role for m in items] == ["case_intro", "related", "application_video"]
+    assert "案例介绍.docx" in items[1].role_evidence
+    assert [f.detail["role"] for f in findings if f.code == "ROLE_INFERRED"] == []   # the form stays missing: a copy is no form
+
+
+def test_a_teachers_label_for_related_material_is_respected(rules):
+    items = materials(rules, ["报名表.docx", "应用视频.mp4", "相关素材/说明.docx"])
+    classify_materials(items, rules, "case", "teacher", read=reader({}))
+    assert items[2].role == "related" and items[2].role_source == "folder"
+
+
+def test_the_projects_roles_come_before_other_projects_for_the_same_name(rules):
+    for project, applicant, role in (("team", "team", "team_video"), ("case", "school", "publicity_report")):
+        items = materials(rules, ["宣传片.mp4"])
+        classify_materials(items, rules, project, applicant)
+        assert items[0].role == role, project
+
+
+def test_photos_never_fill_a_role_without_evidence(rules):
+    items = materials(rules, ["报名表.docx", "案例介绍.docx", "团队视频.mp4", "IMG_0001.jpg"])
+    classify_materials(items, rules, "team", "team", read=reader({}), screen=lambda m: 0.1)
+    assert items[3].role == "related"
+
+
+def test_ocr_is_asked_only_for_pictures_that_could_fill_an_open_role(rules):
+    asked = []
+
+    def read(material, ocr):
+        asked.append((material.path, ocr))
+        if material.path == "IMG_2.jpg":
+            return Content(text="报名表\n作品名称\t云端课堂\n作者\t张三\n单位\t一中", method="ocr", ocr_tried=True)
+        return Content(ocr_tried=ocr)
+
+    items = materials(rules, ["案例介绍.docx", "应用视频.mp4", "IMG_1.jpg", "IMG_2.jpg", "IMG_3.jpg"])
+    classify_materials(items, rules, "case", "teacher", read=read, screen=lambda m: {"IMG_2.jpg": 0.9, "IMG_3.jpg": 0.5}.get(m.path, 0.1))
+    assert asked == [("IMG_2.jpg", True), ("IMG_3.jpg", True)]            # paper-like first; the photo is never read
+    assert items[3].role == "registration_form" and items[3].role_source == "ocr"
+    asked.clear()
+    named = materials(rules, ["报名表.docx", "案例介绍.docx", "应用视频.mp4", "IMG_1.jpg"])
+    classify_materials(named, rules, "case", "teacher", read=read, screen=lambda m: 0.9)
+    assert asked == []                                                     # nothing open: no OCR at all

@@ -34,3 +34,11 @@ def test_compose_services_scale_and_are_checked():
     assert "mc mb --ignore-existing local/uploads local/smartedu" in " ".join(services["buckets"]["command"])
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "ffmpeg" in dockerfile and "USER smartedu" in dockerfile
+
+
+def test_compose_runs_redis_so_that_a_restart_loses_nothing():
+    """The README's operator section: AOF, fsync every second, never evict a queue key."""
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["redis"]["command"]
+    options = dict(zip(command[1::2], command[2::2]))
+    assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
+    assert options["--maxmemory-policy"] == "noeviction"

@@ -1,0 +1,144 @@
+"""The reconciler on real Redis: what it re-sends, what it leaves alone, when it gives up."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import redis
+
+from workers import ledger
+from workers.reconcile import LOCK, ReconcilePolicy, Reconciler, summary
+from workers.state import INFLIGHT, MEDIA_INFLIGHT, PREFIX, RunState
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def r(redis_url):
+    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12", decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+class Recorder:
+    def __init__(self):
+        self.sent, self.errors, self.media = [], [], []
+
+    def reconciler(self, r, **policy) -> Reconciler:
+        return Reconciler(RunState(r), lambda actor, args: self.sent.append((actor, list(args))),
+                          lambda sid, run, stage, reason: self.errors.append((sid, run, stage)),
+                          lambda sid, run, index, reason: self.media.append((sid, run, index, reason)),
+                          ReconcilePolicy(grace_s=5, max_attempts=2, **policy))
+
+
+def record(r, sid, run, name, actor, args, queue="video", where="lost"):
+    """A ledger entry whose message is queued, dead-lettered or gone."""
+    redis_id = f"id-{name}"
+    r.hset(ledger.ledger_key(sid, run), name, json.dumps({"queue": queue, "id": redis_id, "actor": actor, "args": args}))
+    if where == "queued":
+        r.hset(f"{ledger.NAMESPACE}:{queue}.msgs", redis_id, "{}")
+    elif where == "delayed":
+        r.hset(f"{ledger.NAMESPACE}:{queue}.DQ.msgs", redis_id, "{}")
+    elif where == "dead":
+        r.hset(f"{ledger.NAMESPACE}:{queue}.XQ.msgs", redis_id, "{}")
+
+
+def started(r, sid="s1", run="r1", stage="analyse", parts=(), done=(), idle_s=60.0) -> RunState:
+    state = RunState(r)
+    state.start_run(sid, run)
+    if parts:
+        state.expect_parts(sid, run, list(parts))
+    for name in done:
+        state.part_done(sid, run, name)
+    state.set_stage(sid, run, stage)
+    r.hset(f"{PREFIX}progress:{sid}:{run}", "touched_at", time.time() - idle_s)
+    return state
+
+
+def test_a_lost_unpack_is_sent_again(r):
+    started(r, stage="unpack")
+    record(r, "s1", "r1", "unpack", "unpack_submission", ["s1", "r1"], queue="unpack")
+    rec = Recorder()
+    report = rec.reconciler(r).run_pass()
+    assert rec.sent == [("unpack_submission", ["s1", "r1"])] and report.resent == ["s1:unpack"]
+    assert summary(r)["counters"]["resend"] == 1 and summary(r)["recent_actions"][0]["part"] == "unpack"
+
+
+def test_queued_delayed_and_recent_work_is_left_alone(r):
+    started(r, parts=["video-0", "document-1"])
+    record(r, "s1", "r1", "video-0", "analyse_video_part", ["s1", "r1", 0], where="queued")
+    record(r, "s1", "r1", "document-1", "analyse_document_part", ["s1", "r1", 1], queue="documents", where="delayed")
+    started(r, sid="s2", run="r2", parts=["video-0"], idle_s=1)          # moved a second ago
+    rec = Recorder()
+    report = rec.reconciler(r).run_pass()
+    assert rec.sent == [] and report.watched == 1
+
+
+def test_only_the_lost_parts_are_sent_again_even_without_a_ledger_entry(r):
+    started(r, parts=["video-0", "document-1", "main_work-0"], done=["video-0"])
+    record(r, "s1", "r1", "document-1", "analyse_document_part", ["s1", "r1", 1], queue="documents", where="queued")
+    rec = Recorder()
+    rec.reconciler(r).run_pass()
+    assert rec.sent == [("hash_main_work", ["s1", "r1", 0])]        # never recorded: its sender died first
+
+
+def test_a_lost_decision_is_sent_again(r):
+    started(r, parts=["video-0"], done=["video-0"])
+    rec = Recorder()
+    rec.reconciler(r).run_pass()
+    assert rec.sent == [("decide_verdict", ["s1", "r1"])]
+
+
+def test_after_the_policys_attempts_the_run_gets_its_error_verdict(r):
+    started(r, parts=["video-0"])
+    rec = Recorder()
+    reconciler = rec.reconciler(r)
+    for _ in range(3):
+        reconciler.run_pass()
+    assert rec.sent == [("analyse_video_part", ["s1", "r1", 0])] * 2
+    assert rec.errors == [("s1", "r1", "video")]
+    assert summary(r)["counters"]["error_verdict"] == 1
+
+
+def test_a_dead_lettered_part_gives_the_run_up_at_once(r):
+    started(r, parts=["video-0"])
+    record(r, "s1", "r1", "video-0", "analyse_video_part", ["s1", "r1", 0], where="dead")
+    rec = Recorder()
+    rec.reconciler(r).run_pass()
+    assert rec.sent == [] and rec.errors == [("s1", "r1", "video")]
+
+
+def test_lost_previews_are_planned_again_then_reported_failed(r):
+    state = started(r, stage="done", parts=["video-0"], done=["video-0"])
+    state.expect("s1", "r1", "media", ["media-0", "media-1"])
+    state.mark_done("s1", "r1", "media", "media-1")
+    r.zrem(INFLIGHT, "s1")
+    r.zadd(MEDIA_INFLIGHT, {"s1": time.time()})
+    r.hset(f"{PREFIX}progress:s1:r1", "touched_at", time.time() - 60)
+    record(r, "s1", "r1", "piece-0-3", "encode_media_piece", ["s1", "r1", 0, 3], queue="transcode")
+    rec = Recorder()
+    reconciler = rec.reconciler(r)
+    for _ in range(3):
+        reconciler.run_pass()
+    assert rec.sent == [("plan_media", ["s1", "r1", 0])] * 2
+    assert [m[:3] for m in rec.media] == [("s1", "r1", 0)]
+
+
+def test_one_pass_at_a_time(r):
+    started(r, parts=["video-0"])
+    r.set(LOCK, "1", px=10_000)
+    rec = Recorder()
+    assert rec.reconciler(r).run_pass() is None and rec.sent == []
+
+
+def test_a_finished_run_leaves_the_watch_list(r):
+    state = started(r, parts=["video-0"], done=["video-0"])
+    state.finish("s1", "r1", "pass")
+    r.zadd(INFLIGHT, {"s1": time.time()})          # as if the removal was lost with the AOF's last second
+    r.hset(f"{PREFIX}progress:s1:r1", "touched_at", time.time() - 60)
+    rec = Recorder()
+    rec.reconciler(r).run_pass()
+    assert rec.sent == [] and r.zcard(INFLIGHT) == 0

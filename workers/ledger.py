@@ -1,0 +1,103 @@
+"""Which message carries each part of a run, and whether that message still exists.
+
+dramatiq's Redis broker keeps a message's body in `<queue>.msgs` (ready or in flight),
+`<queue>.DQ.msgs` (delayed for a retry) or `<queue>.XQ.msgs` (dead), keyed by a fresh id per
+enqueue. The ledger records, on every enqueue, the part's latest queue and id; the
+reconciler can then tell a part whose message is still somewhere from one whose message was
+lost (a retry Redis could not take, a write lost with the last second of the AOF).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import dramatiq
+import redis
+
+from .state import PREFIX, TTL_S
+
+NAMESPACE = f"{PREFIX}dramatiq"
+
+# actor -> how its messages are named within a run (args: submission_id, run_id, *rest)
+PART_NAMES = {
+    "unpack_submission": lambda rest: "unpack",
+    "analyse_video_part": lambda rest: f"video-{rest[0]}",
+    "analyse_document_part": lambda rest: f"document-{rest[0]}",
+    "hash_main_work": lambda rest: f"main_work-{rest[0] if rest else 0}",
+    "decide_verdict": lambda rest: "decide",
+    "plan_media": lambda rest: f"plan-{rest[0]}",
+    "encode_media_piece": lambda rest: f"piece-{rest[0]}-{rest[1]}",
+    "join_media": lambda rest: f"join-{rest[0]}",
+}
+
+
+def ledger_key(submission_id: str, run_id: str) -> str:
+    return f"{PREFIX}messages:{submission_id}:{run_id}"
+
+
+def part_of(message: dramatiq.Message) -> tuple[str, str, str] | None:
+    """(submission_id, run_id, part name) of a message of the flow, or None."""
+    namer = PART_NAMES.get(message.actor_name)
+    args = list(message.args or [])
+    if namer is None or len(args) < 2 or not all(isinstance(a, str) for a in args[:2]):
+        return None
+    return args[0], args[1], namer(args[2:])
+
+
+class MessageLedger(dramatiq.Middleware):
+    """Records each enqueue of a flow message under its run and part name."""
+
+    def __init__(self, client_factory):
+        self.client_factory = client_factory
+        self._client: redis.Redis | None = None
+
+    def after_enqueue(self, broker, message, delay):
+        part = part_of(message)
+        redis_id = message.options.get("redis_message_id")
+        if part is None or redis_id is None:
+            return
+        if self._client is None:
+            self._client = self.client_factory()
+        entry = {"queue": message.queue_name, "id": redis_id, "actor": message.actor_name, "args": list(message.args)}
+        key = ledger_key(part[0], part[1])
+        pipe = self._client.pipeline()
+        pipe.hset(key, part[2], json.dumps(entry, ensure_ascii=False))
+        pipe.expire(key, TTL_S)
+        pipe.execute()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    name: str
+    queue: str
+    id: str
+    actor: str
+    args: list
+
+    @property
+    def canonical_queue(self) -> str:
+        return self.queue[:-3] if self.queue.endswith(".DQ") else self.queue
+
+
+def entries(r: redis.Redis, submission_id: str, run_id: str) -> dict[str, LedgerEntry]:
+    raw = r.hgetall(ledger_key(submission_id, run_id))
+    out = {}
+    for name, value in raw.items():
+        data = json.loads(value)
+        out[name] = LedgerEntry(name=name, queue=data["queue"], id=data["id"], actor=data["actor"], args=data["args"])
+    return out
+
+
+def whereabouts(r: redis.Redis, entry: LedgerEntry | None) -> str:
+    """'queued' (ready, delayed or in flight), 'dead' (dead-lettered) or 'lost'."""
+    if entry is None:
+        return "lost"
+    pipe = r.pipeline()
+    pipe.hexists(f"{NAMESPACE}:{entry.canonical_queue}.msgs", entry.id)
+    pipe.hexists(f"{NAMESPACE}:{entry.canonical_queue}.DQ.msgs", entry.id)
+    pipe.hexists(f"{NAMESPACE}:{entry.canonical_queue}.XQ.msgs", entry.id)
+    ready, delayed, dead = pipe.execute()
+    if ready or delayed:
+        return "queued"
+    return "dead" if dead else "lost"
