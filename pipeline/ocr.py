@@ -76,8 +76,8 @@ def image_size(path: str) -> tuple[int, int] | None:
             if image.format not in PAGE_IMAGE_FORMATS:
                 return None
             return image.size
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None     # Pillow refuses a declared size past its bomb limit before decoding: so do we
 
 
 def load_page(path: str, max_side: int, max_pixels: int):
