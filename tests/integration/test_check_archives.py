@@ -13,15 +13,17 @@ from tests.helpers import codes, run_check
 pytestmark = pytest.mark.integration
 
 FORM = ("附件2 报名表.docx", b"form")
+# The bytes of every unsafe member: found in no file the check writes, under any name.
+EVIL = b"EVIL-MEMBER-7f3a9c"
 
 
 def _cases(tmp: Path) -> dict[str, tuple[bytes, set[str]]]:
     cases = {
-        "zip-slip": (archives.build_zip([("../../evil.txt", b"x"), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
-        "absolute": (archives.build_zip([("/etc/evil", b"x"), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
-        "drive": (archives.build_zip([("C:\\evil.txt", b"x"), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
-        "device": (archives.build_zip([("AUX.docx", b"x"), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
-        "symlink": (archives.build_zip([archives.symlink_entry("link.docx", "/etc/passwd"), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
+        "zip-slip": (archives.build_zip([("../../evil.txt", EVIL), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
+        "absolute": (archives.build_zip([("/etc/evil", EVIL), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
+        "drive": (archives.build_zip([("C:\\evil.txt", EVIL), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
+        "device": (archives.build_zip([("AUX.docx", EVIL), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
+        "symlink": (archives.build_zip([archives.symlink_entry("link.docx", "/etc/passwd" + EVIL.decode()), FORM]), {"ARCHIVE_UNSAFE_PATH"}),
         "truncated": (archives.build_zip([FORM, ("b.bin", bytes(range(256)) * 100)])[:-30], {"ARCHIVE_UNREADABLE"}),
         "bad-crc": (archives.corrupt_crc(archives.build_zip([("a.txt", b"a" * 999), FORM], compression=zipfile.ZIP_STORED)),
                     {"ARCHIVE_UNREADABLE"}),
@@ -58,5 +60,7 @@ def test_hostile_archive_codes_through_check(tmp_path, name):
     archive_codes = {c for c in codes(verdict) if c.startswith("ARCHIVE_")}
     assert archive_codes == expected, verdict["findings"]
     assert "Traceback" not in stderr
-    outside = [p for p in tmp_path.rglob("evil*")]
-    assert outside == []
+    # Members are stored under content keys, so look for the unsafe member's bytes, not its name.
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != archive and p.suffix != ".zip"]
+    assert written, "the check wrote nothing: this test would prove nothing"
+    assert [p for p in written if EVIL in p.read_bytes()] == []
