@@ -36,9 +36,17 @@ _UNICODE_PATH_EXTRA = 0x7075
 # Hand a store's multipart writer a whole part per read: minio assembles parts by `+=` on
 # bytes, so small reads cost quadratic copying (136 MB copied per 16 MB part at 1 MB reads).
 _READ = 32 * 1024 * 1024
-# What zipfile and its decompressors raise on damaged data (bz2 raises OSError, lzma its own).
-DAMAGED_DATA_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
-                       ValueError, NotImplementedError, RuntimeError, struct.error, OverflowError, IndexError, KeyError)
+# What the archive libraries raise on damaged data, per call; caught there and nowhere else, so
+# that a bug of ours (a KeyError, an IndexError) is never read as the teacher's broken zip.
+# Parsing the central directory (zipfile.ZipFile): bad records, names that do not decode,
+# offsets that seek before the start.
+DIRECTORY_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, struct.error, OverflowError)
+# Opening a member (ZipFile.open): a bad local header, a local name flagged UTF-8 that is not,
+# a method zipfile cannot read, an encryption bit only the local header has.
+MEMBER_OPEN_ERRORS = (zipfile.BadZipFile, UnicodeDecodeError, NotImplementedError, RuntimeError, EOFError)
+# Inflating a member: CRC mismatch (BadZipFile), a cut stream (EOFError), zlib's, lzma's, and
+# bz2's OSError.
+MEMBER_DATA_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
 
 
 class ArchiveBomb(Exception):
@@ -47,6 +55,17 @@ class ArchiveBomb(Exception):
 
 class MemberTooLarge(ArchiveBomb):
     """Raised when a member inflates past what it declared or what the budget allows."""
+
+
+class DamagedData(Exception):
+    """Raised when zipfile or a decompressor reported damaged archive data (the cause is chained)."""
+
+
+def open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
+    try:
+        return archive.open(info)
+    except MEMBER_OPEN_ERRORS as exc:
+        raise DamagedData(str(exc)) from exc
 
 
 @dataclass
@@ -77,7 +96,10 @@ class _LimitedHashingReader:
 
     def read(self, n: int = -1) -> bytes:
         n = _READ if n is None or n < 0 else min(n, _READ)
-        data = self._stream.read(n)
+        try:
+            data = self._stream.read(n)
+        except MEMBER_DATA_ERRORS as exc:
+            raise DamagedData(str(exc)) from exc
         if data:
             self.size += len(data)
             self._budget.bytes_left -= len(data)
@@ -237,10 +259,6 @@ class Unpacker:
         except ArchiveBomb as exc:
             self._discard_all(result)
             result.findings.append(_archive_finding("ARCHIVE_BOMB", None, archive_name, reason=str(exc)))
-        except DAMAGED_DATA_ERRORS as exc:
-            # Damage zipfile only notices while walking the directory: the archive is unusable.
-            self._discard_all(result)
-            result.findings.append(_archive_finding("ARCHIVE_UNREADABLE", None, archive_name, reason=f"目录区损坏：{type(exc).__name__}"))
         usable = [m for m in result.materials if m.size > 0 and m.role != "ignored"]
         explained = any(f.severity == "fail" for f in result.findings)   # members refused, each with its reason
         if not result.stopped and not usable and not explained:
@@ -269,7 +287,7 @@ class Unpacker:
             return None
         try:
             return zipfile.ZipFile(source)
-        except DAMAGED_DATA_ERRORS as exc:
+        except DIRECTORY_ERRORS as exc:
             result.findings.append(_archive_finding("ARCHIVE_UNREADABLE", parent, name, reason=f"目录区损坏：{type(exc).__name__}"))
             return None
 
@@ -339,21 +357,22 @@ class Unpacker:
         self._index += 1
         reader = None
         try:
-            with archive.open(info) as stream:
+            with open_member(archive, info) as stream:
                 reader = _LimitedHashingReader(stream, min(info.file_size, max(budget.bytes_left, 0)), budget)
                 self._written.append(key)
                 try:
                     self.store.put_stream(key, reader)
-                except zipfile.BadZipFile:
-                    if _inflates_past_declared(stream):
+                except DamagedData as exc:
+                    if isinstance(exc.__cause__, zipfile.BadZipFile) and _inflates_past_declared(stream):
                         raise MemberTooLarge(f"“{path}”解压后超过其声明的{info.file_size}字节") from None
                     raise
         except ArchiveBomb:
             self.store.delete(key)
             raise
-        except DAMAGED_DATA_ERRORS as exc:
+        except DamagedData as exc:
             self.store.delete(key)
-            reason = "校验失败（CRC错误）" if "CRC" in str(exc) else f"数据损坏：{type(exc).__name__}"
+            cause = exc.__cause__ or exc
+            reason = "校验失败（CRC错误）" if "CRC" in str(cause) else f"数据损坏：{type(cause).__name__}"
             result.findings.append(make_finding("ARCHIVE_UNREADABLE", path, reason=reason))
             return
         material = Material(path=path, size=reader.size, sha256=reader.digest.hexdigest(), kind=kind, key=key,
@@ -371,12 +390,12 @@ class Unpacker:
         readable = not (info.flag_bits & 0x1) and info.compress_type in SUPPORTED_METHODS
         if readable and info.file_size <= JUNK_HASH_MAX_BYTES:
             try:
-                with archive.open(info) as stream:
+                with open_member(archive, info) as stream:
                     reader = _LimitedHashingReader(stream, info.file_size, budget)
                     while reader.read():
                         pass
                 digest = reader.digest.hexdigest()
-            except DAMAGED_DATA_ERRORS:
+            except DamagedData:
                 digest = ""
         return Material(path=path, role="ignored", role_source="junk", role_evidence="编辑器或系统生成的临时文件",
                         size=info.file_size, sha256=digest, kind=self.rules.kind_of(path), key=None,
