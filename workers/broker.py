@@ -20,7 +20,7 @@ from pipeline.errors import PermanentError, TransientError
 from . import outages
 from .ledger import MessageLedger
 from .outages import RepeatFilter, outage_of, wait_for_redis
-from .state import PREFIX, RunState
+from .state import DRAMATIQ_NAMESPACE, RunState
 
 log = structlog.get_logger("workers")
 
@@ -120,7 +120,7 @@ class DurableRedisBroker(RedisBroker):
 
 
 def build_broker(stages: dict[str, str]) -> dramatiq.Broker:
-    """A Redis broker (or a stub one when SMARTEDU_BROKER=stub, for unit tests)."""
+    """A Redis broker (or dramatiq's stub one when the settings say `broker: stub`, for unit tests)."""
     settings = get_settings()
     middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(), CurrentMessage(),
                   LogContext(stages, lambda: RunState.from_url(settings.redis_url)),
@@ -128,16 +128,15 @@ def build_broker(stages: dict[str, str]) -> dramatiq.Broker:
     repeats = RepeatFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(repeats)
-    if os.environ.get("SMARTEDU_PROMETHEUS", "1") == "1" and os.environ.get("SMARTEDU_BROKER") != "stub":
+    if settings.prometheus and settings.broker != "stub":
         from dramatiq.middleware.prometheus import Prometheus
 
         os.environ.setdefault("dramatiq_prom_port", str(settings.metrics_port))
         middleware.append(Prometheus())
-    if os.environ.get("SMARTEDU_BROKER") == "stub":
+    if settings.broker == "stub":
         broker = StubBroker(middleware=middleware)
     else:
-        heartbeat_ms = int(os.environ.get("SMARTEDU_HEARTBEAT_MS", "60000"))
-        broker = DurableRedisBroker(url=settings.redis_url, middleware=middleware, namespace=f"{PREFIX}dramatiq",
-                             heartbeat_timeout=heartbeat_ms, maintenance_chance=int(os.environ.get("SMARTEDU_MAINTENANCE_CHANCE", "1000")))
+        broker = DurableRedisBroker(url=settings.redis_url, middleware=middleware, namespace=DRAMATIQ_NAMESPACE,
+                                    heartbeat_timeout=settings.heartbeat_ms, maintenance_chance=settings.maintenance_chance)
     dramatiq.set_broker(broker)
     return broker

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import dramatiq
 import redis
 
-from .state import PREFIX, TTL_S
+from .state import DRAMATIQ_NAMESPACE, PREFIX, TTL_S
 
-NAMESPACE = f"{PREFIX}dramatiq"
+NAMESPACE = DRAMATIQ_NAMESPACE
 
 # actor -> how its messages are named within a run (args: submission_id, run_id, *rest)
 PART_NAMES = {

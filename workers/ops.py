@@ -10,9 +10,9 @@ import time
 import redis
 
 from .reconcile import summary as reconcile_summary
-from .state import FAILED, INFLIGHT, MEDIA_INFLIGHT, PREFIX, TIMINGS_STREAM
+from .state import DRAMATIQ_NAMESPACE, FAILED, INFLIGHT, MEDIA_INFLIGHT, TIMINGS_STREAM
 
-NAMESPACE = f"{PREFIX}dramatiq"
+NAMESPACE = DRAMATIQ_NAMESPACE
 
 
 def queue_stats(r: redis.Redis, queues: list[str]) -> list[dict]:

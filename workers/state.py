@@ -12,7 +12,10 @@ import uuid
 
 import redis
 
-PREFIX = "smartedu:"
+from pipeline.state.base import KEY_PREFIX
+
+PREFIX = KEY_PREFIX
+DRAMATIQ_NAMESPACE = f"{PREFIX}dramatiq"         # dramatiq's queues, acks, heartbeats and dead letters
 UPLOADS_STREAM = f"{PREFIX}uploads"
 VERDICTS_STREAM = f"{PREFIX}verdicts"
 TIMINGS_STREAM = f"{PREFIX}timings"
@@ -39,6 +42,11 @@ return false
 """
 
 
+def progress_key(submission_id: str, run_id: str) -> str:
+    """The hash of one run's progress (stage, started and touched times, expected parts, status)."""
+    return progress_key(submission_id, run_id)
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
@@ -58,8 +66,8 @@ class RunState:
         now = time.time()
         pipe = self.r.pipeline()
         pipe.set(f"{PREFIX}run:{submission_id}", run_id, ex=TTL_S)
-        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"started_at": now, "touched_at": now, "stage": "queued"})
-        pipe.expire(f"{PREFIX}progress:{submission_id}:{run_id}", TTL_S)
+        pipe.hset(progress_key(submission_id, run_id), mapping={"started_at": now, "touched_at": now, "stage": "queued"})
+        pipe.expire(progress_key(submission_id, run_id), TTL_S)
         pipe.zadd(INFLIGHT, {submission_id: now})
         pipe.execute()
 
@@ -70,14 +78,14 @@ class RunState:
         return self.current_run(submission_id) == run_id
 
     def set_stage(self, submission_id: str, run_id: str, stage: str) -> None:
-        self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"stage": stage, "touched_at": time.time()})
+        self.r.hset(progress_key(submission_id, run_id), mapping={"stage": stage, "touched_at": time.time()})
 
     def touch(self, submission_id: str, run_id: str, pipe=None) -> None:
         """The run moved (a part done): the reconciler leaves it alone for a while."""
-        (pipe or self.r).hset(f"{PREFIX}progress:{submission_id}:{run_id}", "touched_at", time.time())
+        (pipe or self.r).hset(progress_key(submission_id, run_id), "touched_at", time.time())
 
     def progress(self, submission_id: str, run_id: str) -> dict:
-        return self.r.hgetall(f"{PREFIX}progress:{submission_id}:{run_id}")
+        return self.r.hgetall(progress_key(submission_id, run_id))
 
     # completion sets -------------------------------------------------------
     # A group ("parts", "media", "segments-3" ...) is a set of expected names and a set of
@@ -117,7 +125,7 @@ class RunState:
 
     def expect_parts(self, submission_id: str, run_id: str, names: list[str]) -> None:
         self.expect(submission_id, run_id, "parts", names)
-        self.r.hset(f"{PREFIX}progress:{submission_id}:{run_id}", "expected", len(names))
+        self.r.hset(progress_key(submission_id, run_id), "expected", len(names))
 
     def part_done(self, submission_id: str, run_id: str, name: str) -> bool:
         return self.mark_done(submission_id, run_id, "parts", name)
@@ -138,7 +146,7 @@ class RunState:
         pipe.zrem(INFLIGHT, submission_id)
         if media_pending:
             pipe.zadd(MEDIA_INFLIGHT, {submission_id: time.time()})
-        pipe.hset(f"{PREFIX}progress:{submission_id}:{run_id}", mapping={"stage": "done", "status": status})
+        pipe.hset(progress_key(submission_id, run_id), mapping={"stage": "done", "status": status})
         if status == "error":
             pipe.zadd(FAILED, {submission_id: time.time()})
         else:

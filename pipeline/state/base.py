@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from ..duplication import DuplicationIndex
 
+KEY_PREFIX = "smartedu:"          # the contract's prefix of every Redis key and stream, here only
+
 
 @dataclass(frozen=True)
 class TopicEntry:

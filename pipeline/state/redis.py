@@ -14,9 +14,9 @@ import time
 
 import redis
 
-from .base import ActivityState, TopicEntry
+from .base import KEY_PREFIX, ActivityState, TopicEntry
 
-PREFIX = "smartedu:activity:"
+PREFIX = f"{KEY_PREFIX}activity:"
 
 
 BUCKET_BITS = 18

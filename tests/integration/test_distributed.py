@@ -18,6 +18,7 @@ import redis
 
 from tests.helpers import SMARTEDU, sample
 from tests.services import stop_process
+from workers.state import progress_key
 
 pytestmark = pytest.mark.integration
 SECRET = "callback-test-secret"
@@ -156,11 +157,11 @@ def test_bad_event_gets_an_error_notice_and_is_not_retried(cluster, processes):
     entry = add_event(cluster, '{"submission_id": "bad-1", "project": "film"}')
     notice = wait_for(lambda: [n for n in notices(cluster, "bad-1")], 30, "bad event notice")
     assert notice[0]["status"] == "error" and "project" in notice[0]["reason"]
+    assert notice[0]["entry_id"] == entry          # the notice names the stream entry it answers
     add_event(cluster, "not json at all")
     wait_for(lambda: cluster["redis"].xpending("smartedu:uploads", "ingest")["pending"] == 0, 30, "acks")
     time.sleep(1)
     assert len(notices(cluster, "bad-1")) == 1
-    assert entry
 
 
 def test_two_workers_share_the_load_and_a_resubmission_replaces_the_verdict(cluster, processes):
@@ -191,7 +192,7 @@ def test_sigkill_mid_stage_still_gives_exactly_one_verdict(cluster, processes, t
 
     def in_video_stage():
         run = cluster["redis"].get(f"smartedu:run:{sid}")
-        return run and cluster["redis"].hget(f"smartedu:progress:{sid}:{run}", "stage") == "analyse"
+        return run and cluster["redis"].hget(progress_key(sid, run), "stage") == "analyse"
 
     wait_for(in_video_stage, 120, "the video stage to start")
     time.sleep(1.0)

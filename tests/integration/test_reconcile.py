@@ -10,7 +10,7 @@ import redis
 
 from workers import ledger
 from workers.reconcile import LOCK, ReconcilePolicy, Reconciler, summary
-from workers.state import INFLIGHT, MEDIA_INFLIGHT, PREFIX, RunState
+from workers.state import INFLIGHT, MEDIA_INFLIGHT, RunState, progress_key
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ def started(r, sid="s1", run="r1", stage="analyse", parts=(), done=(), idle_s=60
     for name in done:
         state.part_done(sid, run, name)
     state.set_stage(sid, run, stage)
-    r.hset(f"{PREFIX}progress:{sid}:{run}", "touched_at", time.time() - idle_s)
+    r.hset(progress_key(sid, run), "touched_at", time.time() - idle_s)
     return state
 
 
@@ -117,7 +117,7 @@ def test_lost_previews_are_planned_again_then_reported_failed(r):
     state.mark_done("s1", "r1", "media", "media-1")
     r.zrem(INFLIGHT, "s1")
     r.zadd(MEDIA_INFLIGHT, {"s1": time.time()})
-    r.hset(f"{PREFIX}progress:s1:r1", "touched_at", time.time() - 60)
+    r.hset(progress_key("s1", "r1"), "touched_at", time.time() - 60)
     record(r, "s1", "r1", "piece-0-3", "encode_media_piece", ["s1", "r1", 0, 3], queue="transcode")
     rec = Recorder()
     reconciler = rec.reconciler(r)
@@ -138,7 +138,7 @@ def test_a_finished_run_leaves_the_watch_list(r):
     state = started(r, parts=["video-0"], done=["video-0"])
     state.finish("s1", "r1", "pass")
     r.zadd(INFLIGHT, {"s1": time.time()})          # as if the removal was lost with the AOF's last second
-    r.hset(f"{PREFIX}progress:s1:r1", "touched_at", time.time() - 60)
+    r.hset(progress_key("s1", "r1"), "touched_at", time.time() - 60)
     rec = Recorder()
     rec.reconciler(r).run_pass()
     assert rec.sent == [] and r.zcard(INFLIGHT) == 0
