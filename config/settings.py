@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     segment_threshold_s: float = 120.0   # longer videos are transcoded in segments across workers
     segment_s: float = 30.0
     report_base_url: str = ""            # where reviewers open the bucket's objects; links in `smartedu report`
+    log_level: str | None = None         # default: WARNING for `check`, INFO for workers and ingest
+    broker: str = "redis"                # "stub": dramatiq's StubBroker, for unit tests of the actors
+    prometheus: bool = True              # serve dramatiq's metrics on metrics_port from each worker
+    heartbeat_ms: int = 60000            # a worker silent this long has its messages requeued
+    maintenance_chance: int = 1000       # per million broker calls that run that requeue
     reconcile_interval_s: float = 15.0   # how often the reconciler looks at runs in progress
     reconcile_grace_s: float = 120.0     # a run that moved more recently than this is left alone
     reconcile_attempts: int = 3          # re-sends of one lost part before the run gets its error verdict

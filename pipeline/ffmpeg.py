@@ -19,8 +19,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-FFMPEG = os.environ.get("SMARTEDU_FFMPEG", "ffmpeg")
-FFPROBE = os.environ.get("SMARTEDU_FFPROBE", "ffprobe")
+FFMPEG = "ffmpeg"      # Debian's, from PATH
+FFPROBE = "ffprobe"
 DEFAULT_MEMORY_BYTES = 4 * 1024**3
 STDERR_TAIL_LINES = 20
 

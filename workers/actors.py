@@ -3,11 +3,11 @@ the next message. Policies (queue, retries, time limit, age) come from config/po
 
 from __future__ import annotations
 
-import os
 
 import dramatiq
 
 from config.logging import configure_logging
+from config.settings import get_settings
 
 from .broker import actor_options, build_broker
 from .flow import Flow
@@ -17,7 +17,7 @@ STAGES = {"unpack_submission": "unpack", "analyse_video_part": "video", "analyse
           "stage_gave_up": "failed", "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode",
           "media_gave_up": "failed"}
 
-configure_logging(os.environ.get("SMARTEDU_LOG_LEVEL", "INFO"), json=True)
+configure_logging(get_settings().log_level or "INFO", json=True)
 broker = build_broker(STAGES)
 flow = Flow()
 

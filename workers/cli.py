@@ -56,7 +56,7 @@ def check(
     from pipeline.models import UploadEvent, parse_event
     from pipeline.submission import check_submission
 
-    configure_logging(os.environ.get("SMARTEDU_LOG_LEVEL", "WARNING"))
+    configure_logging(get_settings().log_level or "WARNING")
     if not archive.is_file():
         raise _usage_error(f"no such archive: {archive}")
     if main_work is not None and not main_work.is_file():
