@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePosixPath
 
@@ -40,6 +40,14 @@ log = structlog.get_logger("workers")
 class Decided:
     verdict: dict
     callback_url: str | None
+
+
+@dataclass
+class Gathered:
+    findings: list[Finding] = field(default_factory=list)
+    materials: list[Material] = field(default_factory=list)
+    videos: list[VideoReport] = field(default_factory=list)
+    documents: list[DocumentReport] = field(default_factory=list)
 
 
 @dataclass
@@ -147,7 +155,8 @@ class Flow:
             result = unpack_object(ctx, self.uploads, ctx.event.archive.key)
         except InputVanishedError as exc:
             raise TransientError(f"archive not found yet: {exc}") from exc
-        part = Part("unpack", findings + result.findings, {"unpack": time.monotonic() - started}, materials=result.materials)
+        part = Part("unpack", findings + result.findings, {**ctx.timings, "unpack": time.monotonic() - started - ctx.timings.get("classify", 0.0)},
+                    materials=result.materials)
         fan_out = fan_out_parts(result.materials, ctx.event, ctx.rules)
         self.store.put_json(ctx.layout.part(run_id, "unpack.json"), part.dump())
         self.state.expect_parts(submission_id, run_id, [f"{kind}-{index}" for kind, index in fan_out])
@@ -171,7 +180,7 @@ class Flow:
         materials = self._materials(ctx, run_id, index)
         started = time.monotonic()
         report, findings = analyse_video(ctx, materials[index], materials=materials)
-        timings = {"probe_qc": time.monotonic() - started,
+        timings = {"probe": time.monotonic() - started,
                    **{k: v for k, v in ctx.timings.items() if k in ("qc_cpu", "subtitles", "subtitles_cpu")}}
         wants_media = decodable(report, findings)
         if wants_media:
@@ -205,31 +214,46 @@ class Flow:
         ctx = self.context(submission_id, run_id)
         if ctx is None or not self.state.all_done(submission_id, run_id):
             return None
-        unpacked = self.load_part(ctx, run_id, "unpack")
-        if unpacked is None:
-            raise TransientError("unpack part missing")
-        findings = list(unpacked.findings) + topic_findings(ctx)
-        timings = dict(unpacked.timings)
-        videos, documents = [], []
-        for kind, index in fan_out_parts(unpacked.materials or [], ctx.event, ctx.rules):
-            part = self.load_part(ctx, run_id, f"{kind}-{index}")
-            if part is None:
-                raise TransientError(f"part {kind}-{index} missing")
-            findings += part.findings
-            for key, value in part.timings.items():
-                timings[key] = timings.get(key, 0.0) + value
-            if part.video:
-                videos.append(part.video)
-            if part.document:
-                documents.append(part.document)
-            if part.main_sha256 is not None:   # "absent" matches no member: MAIN_WORK_MISMATCH
-                name = PurePosixPath(ctx.event.main_work.key).name
-                findings += main_work_findings(ctx, part.main_sha256, name, unpacked.materials or [])
-        ctx.timings.update(timings)
-        verdict = decide_verdict(ctx, findings, unpacked.materials or [], videos, documents, run_id=run_id)
+        gathered = self._gather(ctx, run_id, complete=True)
+        gathered.findings += topic_findings(ctx)
+        verdict = decide_verdict(ctx, gathered.findings, gathered.materials, gathered.videos, gathered.documents, run_id=run_id)
         decided = Decided(self.publish(ctx, run_id, verdict.model_dump(mode="json")), ctx.event.callback_url)
         self.publish_media(submission_id, run_id)   # media may have finished before the rules
         return decided
+
+    def _gather(self, ctx: SubmissionContext, run_id: str, *, complete: bool) -> "Gathered":
+        """The stored parts of a run, merged; with `complete`, every part must be there.
+
+        Raises:
+            TransientError: `complete` and a part is not readable yet.
+        """
+        unpacked = self.load_part(ctx, run_id, "unpack")
+        gathered = Gathered()
+        if unpacked is None:
+            if complete:
+                raise TransientError("unpack part missing")
+            return gathered
+        gathered.findings += unpacked.findings
+        gathered.materials = unpacked.materials or []
+        timings = dict(unpacked.timings)
+        for kind, index in fan_out_parts(gathered.materials, ctx.event, ctx.rules):
+            part = self.load_part(ctx, run_id, f"{kind}-{index}")
+            if part is None:
+                if complete:
+                    raise TransientError(f"part {kind}-{index} missing")
+                continue
+            gathered.findings += part.findings
+            for key, value in part.timings.items():
+                timings[key] = timings.get(key, 0.0) + value
+            if part.video:
+                gathered.videos.append(part.video)
+            if part.document:
+                gathered.documents.append(part.document)
+            if part.main_sha256 is not None:   # "absent" matches no member: MAIN_WORK_MISMATCH
+                name = PurePosixPath(ctx.event.main_work.key).name
+                gathered.findings += main_work_findings(ctx, part.main_sha256, name, gathered.materials)
+        ctx.timings.update(timings)
+        return gathered
 
     def publish(self, ctx: SubmissionContext, run_id: str, verdict: dict) -> dict:
         sid = ctx.event.submission_id
@@ -249,7 +273,9 @@ class Flow:
         if ctx is None:
             return None
         exc = RuntimeError(reason)
-        verdict = decide_verdict(ctx, [], [], [], [], error={**error_detail(stage, exc), "type": "RetriesExhausted"}, run_id=run_id)
+        gathered = self._gather(ctx, run_id, complete=False)     # what was found before it broke, as the embedded mode keeps
+        verdict = decide_verdict(ctx, gathered.findings, gathered.materials, gathered.videos, gathered.documents,
+                                 error={**error_detail(stage, exc), "type": "RetriesExhausted"}, run_id=run_id)
         return self.publish(ctx, run_id, verdict.model_dump(mode="json"))
 
     # media ------------------------------------------------------------------

@@ -44,7 +44,7 @@ return false
 
 def progress_key(submission_id: str, run_id: str) -> str:
     """The hash of one run's progress (stage, started and touched times, expected parts, status)."""
-    return progress_key(submission_id, run_id)
+    return f"{PREFIX}progress:{submission_id}:{run_id}"
 
 
 def new_run_id() -> str:
