@@ -35,6 +35,7 @@ class ArchiveRules(_Frozen):
     inner_archive_extensions: list[str]
     max_videos_analysed: int
     max_documents_analysed: int
+    max_lzma_dictionary_bytes: int = 64 * 1024 * 1024
 
 
 class RoleRule(_Frozen):

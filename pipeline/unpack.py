@@ -61,6 +61,27 @@ class DamagedData(Exception):
     """Raised when zipfile or a decompressor reported damaged archive data (the cause is chained)."""
 
 
+def lzma_dictionary_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int | None:
+    """The dictionary an LZMA member asks the decompressor to allocate, read from its properties
+    (after the local header: version, properties size, then lc/lp/pb and the dictionary size).
+    A hostile member can ask for 4 GiB with a few bytes; None when it cannot be read."""
+    if info.compress_type != zipfile.ZIP_LZMA:
+        return None
+    try:
+        archive.fp.seek(info.header_offset)
+        header = archive.fp.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            return None
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        archive.fp.seek(info.header_offset + 30 + name_len + extra_len)
+        props = archive.fp.read(9)
+    except (OSError, ValueError):
+        return None
+    if len(props) < 9:
+        return None
+    return struct.unpack("<I", props[5:9])[0]
+
+
 def open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
     try:
         return archive.open(info)
@@ -347,6 +368,9 @@ class Unpacker:
             method = METHOD_NAMES.get(info.compress_type, str(info.compress_type))
             result.findings.append(make_finding("ARCHIVE_UNREADABLE", path, reason=f"不支持的压缩方式{method}", method=method))
             return
+        dictionary = lzma_dictionary_bytes(archive, info)
+        if dictionary is not None and dictionary > self.limits.max_lzma_dictionary_bytes:
+            raise ArchiveBomb(f"“{path}”的LZMA字典为{dictionary >> 20}MB，超过上限{self.limits.max_lzma_dictionary_bytes >> 20}MB")
         if info.file_size > self.limits.ratio_min_bytes and info.file_size > self.limits.max_member_ratio * max(info.compress_size, 1):
             raise ArchiveBomb(f"“{path}”压缩比{info.file_size / max(info.compress_size, 1):.0f}超过上限{self.limits.max_member_ratio:.0f}")
         kind = self.rules.kind_of(display)
@@ -388,6 +412,8 @@ class Unpacker:
         """Junk is listed, never stored: hashed when it can be read cheaply, else listed by its declared size."""
         digest = ""
         readable = not (info.flag_bits & 0x1) and info.compress_type in SUPPORTED_METHODS
+        dictionary = lzma_dictionary_bytes(archive, info)
+        readable = readable and (dictionary is None or dictionary <= self.limits.max_lzma_dictionary_bytes)
         if readable and info.file_size <= JUNK_HASH_MAX_BYTES:
             try:
                 with open_member(archive, info) as stream:

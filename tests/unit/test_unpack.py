@@ -236,3 +236,24 @@ def test_unsafe_reason_and_name_decoding_units():
     info.orig_filename = "报名表.docx".encode("gbk").decode("cp437")
     info.flag_bits = 0
     assert decode_member_name(info) == ("报名表.docx", "gb18030")
+
+
+def test_an_lzma_member_asking_for_a_4_gib_dictionary_is_a_bomb_not_an_allocation(rules, tmp_path):
+    import lzma
+    import struct
+    import tracemalloc
+
+    data = bytearray(archives.build_zip([("说明.txt", b"teacher text " * 200)], compression=zipfile.ZIP_LZMA))
+    props = 30 + len("说明.txt".encode()) + 4        # local header, name, version and properties size
+    assert data[props] == 0x5D                        # lc/lp/pb of the default preset
+    struct.pack_into("<I", data, props + 1, 0xFFFFFFFF)
+    tracemalloc.start()
+    try:
+        result, _ = run_unpack(rules, tmp_path, bytes(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert codes(result) == ["ARCHIVE_BOMB"] and "LZMA" in result.findings[0].message
+    assert peak < 64 << 20
+    ok, _ = run_unpack(rules, tmp_path / "ok", archives.build_zip([("说明.txt", b"x" * 999)], compression=zipfile.ZIP_LZMA))
+    assert codes(ok) == [] and lzma is not None
