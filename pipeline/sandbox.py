@@ -18,10 +18,25 @@ class ChildFailed(Exception):
     """Raised when the child timed out, crashed, ran out of memory or raised."""
 
 
+def mapped_bytes() -> int:
+    """This process's address space now (VmSize): a forked child starts with all of it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _child(conn, func: Callable[..., Any], args: tuple, memory_bytes: int | None) -> None:
     try:
         if memory_bytes:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+            # Headroom over what the parent already maps (a worker that loaded the OCR models
+            # maps gigabytes): an absolute cap below that leaves the parser unable to map lxml.
+            limit = mapped_bytes() + memory_bytes
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         conn.send(("ok", func(*args)))
     except MemoryError:
         conn.send(("error", "MemoryError: over the memory cap"))
