@@ -338,8 +338,15 @@ def test_roles_from_evidence_are_the_same_through_real_workers(cluster, processe
         distributed = verdict_of(cluster, sid)
         fields = ("path", "role", "role_source", "role_evidence", "kind", "size", "sha256")
         assert [{k: m[k] for k in fields} for m in distributed["materials"]] == [{k: m[k] for k in fields} for m in embedded["materials"]]
-        assert sorted((f["code"], f["path"], f["message"]) for f in distributed["findings"]) == \
+        # Duplication and topics compare with the activity's earlier submissions: the workers share
+        # one activity (these cases share generated text), the embedded checks here keep none.
+        across = {"DUPLICATION_HIGH", "TOPIC_IN_MULTIPLE_PROJECTS"}
+        assert sorted((f["code"], f["path"], f["message"]) for f in distributed["findings"] if f["code"] not in across) == \
             sorted((f["code"], f["path"], f["message"]) for f in embedded["findings"])
-        assert distributed["status"] == embedded["status"] != "fail"
+        for finding in (f for f in distributed["findings"] if f["code"] == "DUPLICATION_HIGH"):
+            assert set(finding["detail"]["sources"]) <= set(expected), finding      # copies of this test's own cases
+        if not any(f["code"] in across for f in distributed["findings"]):
+            assert distributed["status"] == embedded["status"]
+        assert embedded["status"] != "fail"
         if "title-only" in sid:
             assert any(f["code"] == "MAIN_WORK_MISMATCH" and "报名表" in f["message"] for f in distributed["findings"])
