@@ -13,6 +13,7 @@ import io
 import shutil
 import zipfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from pipeline.sample import VideoSpec, _paragraphs, make_docx, make_pptx, make_video
@@ -64,7 +65,8 @@ class Factory:
     def bytes_of(self, key: str, project: str) -> bytes:
         cache_key = f"{project}:{key}"
         if cache_key not in self._cache:
-            self._cache[cache_key] = getattr(self, f"_{key}")(project)
+            make = partial(self._export, key) if key in self.EXPORTS else getattr(self, f"_{key}")
+            self._cache[cache_key] = make(project)
         return self._cache[cache_key]
 
     # documents ---------------------------------------------------------------------------------
@@ -152,40 +154,20 @@ class Factory:
         """An Office owner file: 162 bytes of the user's name, not a document."""
         return (b"\x0czhangsan" + b"\x00" * 40 + b"\x0c\x00z\x00h\x00a\x00n\x00g").ljust(162, b"\x00")
 
-    # exports by LibreOffice ---------------------------------------------------------------------
-    def _export(self, key: str, project: str, ext: str) -> bytes:
+    # exports by LibreOffice: (made from, format) --------------------------------------------------
+    EXPORTS = {"form_pdf": ("form", "pdf"), "form_doc": ("form", "doc"), "case_intro_doc": ("case_intro", "doc"),
+               "case_intro_pdf": ("case_intro", "pdf"), "lesson_plan_pdf": ("lesson_plan", "pdf"),
+               "news_doc": ("news", "doc"), "courseware_pdf": ("courseware", "pdf")}
+
+    def _export(self, key: str, project: str) -> bytes:
         from tests.helpers import save_as
 
-        source = self.work / f"export-{key}-{project}-{ext}" / f"{key}.docx"
+        made_from, ext = self.EXPORTS[key]
+        suffix = ".pptx" if made_from == "courseware" else ".docx"
+        source = self.work / f"export-{key}-{project}" / f"{made_from}{suffix}"
         source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_bytes(self.bytes_of(key, project))
+        source.write_bytes(self.bytes_of(made_from, project))
         return save_as(source, ext).read_bytes()
-
-    def _form_pdf(self, project: str) -> bytes:
-        return self._export("form", project, "pdf")
-
-    def _form_doc(self, project: str) -> bytes:
-        return self._export("form", project, "doc")
-
-    def _case_intro_doc(self, project: str) -> bytes:
-        return self._export("case_intro", project, "doc")
-
-    def _case_intro_pdf(self, project: str) -> bytes:
-        return self._export("case_intro", project, "pdf")
-
-    def _lesson_plan_pdf(self, project: str) -> bytes:
-        return self._export("lesson_plan", project, "pdf")
-
-    def _news_doc(self, project: str) -> bytes:
-        return self._export("news", project, "doc")
-
-    def _courseware_pdf(self, project: str) -> bytes:
-        source = self.work / "courseware-export" / "courseware.pptx"
-        source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_bytes(self.bytes_of("courseware", project))
-        from tests.helpers import save_as
-
-        return save_as(source, "pdf").read_bytes()
 
     # pictures ------------------------------------------------------------------------------------
     def _form_scan(self, project: str) -> bytes:
