@@ -134,15 +134,13 @@ def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict
     }
 
 
-ROLE_SOURCE_WORDS = {"name": "文件名", "folder": "文件夹", "attachment": "附件编号", "content": "文档内容", "ocr": "图片文字识别",
-                     "title": "作品名称", "only_candidate": "唯一候选（推定）", "best_candidate": "多个候选中择优（推定）",
-                     "junk": "系统文件", "unrecognized": "未识别"}
+INFERRED_SOURCES = ("title", "only_candidate", "best_candidate")
 
 
 def _role_evidence(material) -> str:
-    """识别依据: where the role came from, and what was seen."""
-    source = ROLE_SOURCE_WORDS.get(material.role_source or "", "")
-    return f"{source}：{material.role_evidence}" if source and material.role_evidence else source
+    """识别依据: what was seen (the evidence names its source), flagged when the role is only inferred."""
+    evidence = material.role_evidence or ""
+    return f"{evidence}（推定，请核对）" if material.role_source in INFERRED_SOURCES else evidence
 
 
 def render_report(verdict: Verdict, rules: Rules, *, asset_prefix: str = "") -> str:

@@ -86,3 +86,21 @@ def test_filters(rules):
     assert [r.submission_id for r in sheet.filter_rows(rs, district="高新区")] == ["a"]
     assert [r.submission_id for r in sheet.filter_rows(rs, project="lesson")] == ["b"]
     assert [r.submission_id for r in sheet.filter_rows(rs, status="fail")] == ["c"]
+
+
+def test_the_page_shows_where_each_role_came_from(rules):
+    """识别依据: the evidence of each material, flagged when the role was only inferred."""
+    from datetime import datetime, timezone
+
+    from pipeline.models import Material, Verdict
+    from pipeline.report import render_report
+
+    materials = [Material(path="附件3.docx", role="case_intro", role_source="attachment", role_evidence="文件名为通知的附件3（案例介绍）",
+                          size=1, sha256="a" * 64, kind="document"),
+                 Material(path="VID_0001.mp4", role="application_video", role_source="only_candidate",
+                          role_evidence="压缩包中唯一可作为应用视频的视频", size=1, sha256="b" * 64, kind="video")]
+    verdict = Verdict(submission_id="s", project="case", status="pass", materials=materials, pipeline_version="t",
+                      rules_version="t", created_at=datetime.now(timezone.utc))
+    page = render_report(verdict, rules)
+    assert "识别依据" in page and "文件名为通知的附件3（案例介绍）" in page
+    assert "压缩包中唯一可作为应用视频的视频（推定，请核对）" in page
