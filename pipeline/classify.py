@@ -84,15 +84,23 @@ def _ordered_roles(rules: Rules, project: str, applicant_type: str) -> tuple[lis
     return [r for r in rules.roles if r.role in own], [r for r in rules.roles if r.role not in own and r.keywords]
 
 
+_SQUASH = re.compile(r"[\s_\-.·・]+")
+
+
+def squash(text: str) -> str:
+    """Width, case, spaces and separators folded: 报 名 表, Case_Intro and ＰＰＴ match their keywords."""
+    return _SQUASH.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
 def keyword_role(text: str, kind: str, roles: list[RoleRule]) -> tuple[str, str] | None:
     """The role whose keyword is longest in `text` (宣传报道 beats 报道), and the keyword; earlier roles win ties."""
-    folded = text.casefold()
+    folded = squash(text)
     best: tuple[int, int, str] | None = None
     for order, rule in enumerate(roles):
         if kind not in rule.kinds:
             continue
         for keyword in rule.keywords:
-            if keyword.casefold() in folded and (best is None or len(keyword) > best[0]):
+            if squash(keyword) in folded and (best is None or len(keyword) > best[0]):
                 best = (len(keyword), order, keyword)
     return (roles[best[1]].role, best[2]) if best else None
 

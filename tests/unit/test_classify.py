@@ -157,3 +157,16 @@ def test_ocr_is_asked_only_for_pictures_that_could_fill_an_open_role(rules):
     named = materials(rules, ["报名表.docx", "案例介绍.docx", "应用视频.mp4", "IMG_1.jpg"])
     classify_materials(named, rules, "case", "teacher", read=read, screen=lambda m: 0.9)
     assert asked == []                                                     # nothing open: no OCR at all
+
+
+@pytest.mark.parametrize("name,project,role", [
+    ("报 名 表.docx", "case", "registration_form"), ("Case_Intro.docx", "case", "case_intro"),
+    ("ＰＰＴ.pptx", "lesson", "courseware"), ("lesson-plan.docx", "lesson", "lesson_plan"),
+    ("baomingbiao.docx", "case", "registration_form"), ("jiaoan.docx", "lesson", "lesson_plan"),
+    ("ketangshilu.mp4", "lesson", "classroom_recording"), ("anlijieshao.docx", "team", "case_intro"),
+])
+def test_spaced_separated_full_width_and_pinyin_names(rules, name, project, role):
+    applicant = {"case": "teacher", "lesson": "teacher", "team": "team"}[project]
+    items = materials(rules, [name])
+    classify_materials(items, rules, project, applicant)
+    assert (items[0].role, items[0].role_source) == (role, "name")
