@@ -55,8 +55,11 @@ def check_materials(materials: list[Material], rules: Rules, project: str, appli
             for role in missing_roles(materials, rules, project, applicant_type)]
 
 
-def check_video(path: str, role: str | None, probe: VideoProbe, rules: Rules) -> list[Finding]:
-    """The notice's format rules on one probed video, on its displayed picture."""
+def check_video(path: str, role: str | None, probe: VideoProbe, rules: Rules, *, role_inferred: bool = False) -> list[Finding]:
+    """The notice's format rules on one probed video, on its displayed picture.
+
+    The duration limit depends on the role (6 or 45 minutes): when the role was only inferred
+    (the only or the largest video, a title match), going over it is a warning, not a fail."""
     v = rules.video
     findings = []
     if not probe.is_mp4 or (probe.container or "") not in v.containers:
@@ -74,9 +77,10 @@ def check_video(path: str, role: str | None, probe: VideoProbe, rules: Rules) ->
                                      aspect_text=_aspect_text(dw, dh)))
     limit = v.max_duration_s.get(role or "")
     if limit is not None and probe.duration_s is not None and probe.duration_s > limit + v.duration_tolerance_s:
-        findings.append(make_finding("VIDEO_TOO_LONG", path, duration_s=probe.duration_s, limit_s=limit, role=role,
-                                     label=rules.role_label(role), duration_text=format_duration(probe.duration_s),
-                                     limit_text=f"{limit / 60:g}分钟"))
+        findings.append(make_finding("VIDEO_TOO_LONG", path, severity="warn" if role_inferred else None,
+                                     duration_s=probe.duration_s, limit_s=limit, role=role, role_inferred=role_inferred,
+                                     label=rules.role_label(role) + ("（推定）" if role_inferred else ""),
+                                     duration_text=format_duration(probe.duration_s), limit_text=f"{limit / 60:g}分钟"))
     if not probe.audio:
         findings.append(make_finding("VIDEO_NO_AUDIO", path))
     return findings

@@ -18,7 +18,7 @@ import structlog
 from config.rules import Rules
 
 from . import rules as rulebook
-from .classify import analysed_members, analysis_limited, classify_materials
+from .classify import WEAK_SOURCES, analysed_members, analysis_limited, classify_materials
 from .documents import Content, ContentReader, analyse_document, pdf_form_rows, xlsx_rows
 from .errors import InputVanishedError, PermanentError, TransientError
 from .findings import make_finding
@@ -177,7 +177,8 @@ def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool =
         report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
     except PermanentError as exc:
         return report, [_unreadable(material, exc)]
-    findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules)
+    findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules,
+                                    role_inferred=material.role_source in WEAK_SOURCES)
     if with_qc:
         try:
             report.qc = quality_check(ctx, material, report.probe)

@@ -130,3 +130,14 @@ def test_container_truth_from_brands():
     assert sniff_container(b"RIFF\0\0\0\0AVI LIST").name == "avi"
     assert sniff_container(b"#EXTM3U\n#EXTINF:10,\nx.ts\n").name == "hls"
     assert sniff_container(b"ffconcat version 1.0\nfile 'a.mp4'\n").name == "ffconcat"
+
+
+def test_a_duration_limit_that_rests_on_an_inferred_role_is_a_warning(rules):
+    """A 40-minute video that is the case's only video: too long for an application video, but the
+    role is a guess (it may be a misfiled recording), so a reviewer decides, not the pipeline."""
+    known, = [f for f in rulebook.check_video("课堂实录.mp4", "application_video", probe(duration_s=2400), rules)
+              if f.code == "VIDEO_TOO_LONG"]
+    guessed, = [f for f in rulebook.check_video("VID_1.mp4", "application_video", probe(duration_s=2400), rules,
+                                                role_inferred=True) if f.code == "VIDEO_TOO_LONG"]
+    assert (known.severity, guessed.severity) == ("fail", "warn")
+    assert "推定" in guessed.message and guessed.detail["role_inferred"] is True
