@@ -344,7 +344,9 @@ def test_roles_from_evidence_are_the_same_through_real_workers(cluster, processe
         assert sorted((f["code"], f["path"], f["message"]) for f in distributed["findings"] if f["code"] not in across) == \
             sorted((f["code"], f["path"], f["message"]) for f in embedded["findings"])
         for finding in (f for f in distributed["findings"] if f["code"] == "DUPLICATION_HIGH"):
-            assert set(finding["detail"]["sources"]) <= set(expected), finding      # copies of this test's own cases
+            # explained by this test's own cases, which share generated text (earlier tests' samples
+            # in the same activity share the case title line and may be named too)
+            assert set(finding["detail"]["sources"]) & set(expected), finding
         if not any(f["code"] in across for f in distributed["findings"]):
             assert distributed["status"] == embedded["status"]
         assert embedded["status"] != "fail"
