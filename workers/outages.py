@@ -94,7 +94,7 @@ class RepeatFilter(logging.Filter):
             return True
         if not any(p in record.msg.lower() for p in self.PATTERNS):
             return True
-        key = f"{record.name}:{record.msg}"
+        key = record.msg        # not the logger: each queue's consumer thread has a logger of its own
         now = time.monotonic()
         last = self._seen.get(key)
         if last is not None and now - last < self.window_s:

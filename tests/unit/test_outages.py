@@ -79,3 +79,20 @@ def test_flow_messages_are_named_by_part():
     assert part_of(message("encode_media_piece", "s", "r", 1, -1)) == ("s", "r", "piece-1--1")
     assert part_of(message("deliver_callback", "s", "r")) is None
     assert part_of(message("stage_gave_up", {"args": []}, {})) is None
+
+
+def test_dramatiqs_reconnect_warnings_pass_once_per_window_whatever_the_consumer():
+    import logging
+
+    from workers.outages import RepeatFilter
+
+    repeats = RepeatFilter(window_s=300)
+
+    def record(logger: str, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(logger, logging.INFO, __file__, 1, msg, (3.0,), None)
+
+    consumers = [f"dramatiq.worker.ConsumerThread(smartedu:dramatiq:{q})" for q in ("unpack", "video", "documents")]
+    passed = [repeats.filter(record(name, "Restarting consumer in %0.2f seconds.")) for name in consumers * 4]
+    assert passed.count(True) == 1
+    assert repeats.filter(record("dramatiq.worker", "Retries exceeded for message %r."))     # other lines untouched
+    assert repeats.filter(record("workers", "Restarting consumer in %0.2f seconds."))         # only dramatiq's
