@@ -162,11 +162,6 @@ def _title_evidence(kind: str, rules: Rules, project: str, text: str) -> list[Ev
     return []
 
 
-def looks_like_form(text: str, minimum_labels: int = 3) -> bool:
-    """Text laid out like the registration form: several of its labels, title and authors among them."""
-    return {"title", "authors"} <= form_labels(text) and len(form_labels(text)) >= minimum_labels
-
-
 def form_labels(text: str) -> set[str]:
     from .forms import field_of
 
@@ -376,7 +371,7 @@ class RoleAssigner:
         open_roles = [r for r in self.required if not _holders(members, r)]
         candidates = {r: self._candidates(r, members) for r in open_roles}
         for role in sorted(open_roles, key=lambda r: len(candidates[r])):
-            pool = [m for m in self._candidates(role, members)]
+            pool = self._candidates(role, members)
             if not pool:
                 continue
             chosen = max(pool, key=lambda m: self._preference(m, role))
