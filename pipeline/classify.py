@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import PurePosixPath
 
-from config.rules import RoleRule, Rules
+from .ruleset import RoleRule, Rules
 
 from .documents import Content, wants_text
 from .findings import make_finding

@@ -7,7 +7,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from config.rules import OcrRules
+from .ruleset import OcrRules
 
 from . import ocr as ocr_module
 from . import office

@@ -15,7 +15,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from config.rules import QcRules
+from .ruleset import QcRules
 
 from . import ffmpeg
 from .models import QcResult, Segment

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from config.rules import Rules
+from .ruleset import Rules
 
 from .findings import NOTICE, format_duration
 from .forms import FORM_LABELS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from config.rules import Rules
+from .ruleset import Rules
 
 from .classify import missing_roles
 from .findings import format_duration, make_finding

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from config.rules import Rules
+from .ruleset import Rules
 
 MAIN_VIDEO_ROLES = ("application_video", "classroom_recording", "team_video")
 MAX_VERDICTS = 200_000

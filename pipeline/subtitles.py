@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import structlog
 
-from config.rules import SubtitleRules
+from .ruleset import SubtitleRules
 
 from . import ffmpeg
 from .models import Material, SubtitleReport, VideoProbe

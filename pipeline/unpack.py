@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import zipfile_deflate64  # noqa: F401  (registers Deflate64, method 9, with zipfile)
 
-from config.rules import Rules
+from .ruleset import Rules
 
 from .findings import make_finding
 from .models import Finding, Material

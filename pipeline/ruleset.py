@@ -1,0 +1,207 @@
+"""The notice's rules as typed data: every limit and date the stages check against.
+
+The values live in `config/rules/*.yaml`; `config.rules` reads and validates a file into `Rules`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Deadlines(_Frozen):
+    upload: datetime
+    school_recommendation: datetime
+    district_recommendation: datetime
+
+
+class ArchiveRules(_Frozen):
+    max_bytes: int
+    max_total_uncompressed_bytes: int
+    max_member_ratio: float
+    ratio_min_bytes: int
+    max_members: int
+    max_depth: int
+    max_name_bytes: int
+    ignored_patterns: list[str]
+    ignored_dirs: list[str]
+    inner_archive_extensions: list[str]
+    max_videos_analysed: int
+    max_documents_analysed: int
+    max_lzma_dictionary_bytes: int = 64 * 1024 * 1024
+
+
+class RoleRule(_Frozen):
+    role: str
+    label: str
+    kinds: list[str]
+    keywords: list[str]
+    headings: list[str] = Field(default_factory=list)
+    markers: list[str] = Field(default_factory=list)
+    min_markers: int = 2
+    single: bool = False
+    fill_kinds: list[str] | None = None
+
+    @property
+    def weak_kinds(self) -> list[str]:
+        """Kinds that may take the role without evidence of their own (only or best candidate)."""
+        return self.kinds if self.fill_kinds is None else self.fill_kinds
+
+
+class ClassifyRules(_Frozen):
+    attachment_numbers: dict[str, dict[int, str]]
+    main_roles: dict[str, str]
+    title_roles: dict[str, list[str]]
+    head_lines: int
+    head_chars: int
+    marker_chars: int
+    form_max_chars: int
+    max_content_reads: int
+    preferred_suffixes: list[str]
+    title_similarity: float
+
+
+class OcrRules(_Frozen):
+    max_members: int
+    max_pages: int
+    max_side: int
+    max_pixels: int
+    max_screened: int
+    min_paper_share: float
+    min_score: float
+    name_hints: list[str]
+
+
+class AuthorRules(_Frozen):
+    max: dict[str, dict[str, int]]
+    same_unit: dict[str, list[str]]
+
+
+class VideoRules(_Frozen):
+    containers: list[str]
+    min_long_side: int
+    min_short_side: int
+    aspect: tuple[int, int]
+    aspect_tolerance: float
+    max_duration_s: dict[str, float]
+    duration_tolerance_s: float
+    probe_timeout_s: float
+    max_decode_pixels: int
+
+
+class QcRules(_Frozen):
+    analysis_width: int
+    black_min_s: float
+    black_picture_ratio: float
+    black_pixel_threshold: float
+    freeze_min_s: float
+    freeze_noise_db: float
+    silence_min_s: float
+    silence_noise_db: float
+    shake_window_s: float
+    shake_threshold: float
+    shake_min_share: float
+    timeout_factor: float
+
+
+class SubtitleRules(_Frozen):
+    roles: list[str]
+    sample_every_s: float
+    max_samples: int
+    min_text_share: float
+    min_distinct_lines: int
+    band: float
+    min_samples: int
+    full_decode_max_s: float
+    cpu_share: float
+    base_s: float
+    hard_cap_s: float
+
+
+class DuplicationRules(_Frozen):
+    roles: list[str]
+    threshold: float
+    run_length: int
+    winnow_window: int
+    top_sources: int
+    boilerplate_document_share: float
+
+
+class TopicRules(_Frozen):
+    title_similarity: float
+
+
+class QuotaRules(_Frozen):
+    per_kind: dict[str, int]
+    kind_labels: dict[str, str]
+    development_zone_suffixes: list[str]
+    city_school_districts: list[str]
+    districts: dict[str, str] = Field(default_factory=dict)
+    exempt_applicant_types: list[str]
+    counted_statuses: list[str]
+
+    def kind_of(self, district: str | None) -> str:
+        """county, development_zone or city_school, from the explicit table, then the name."""
+        name = (district or "").strip()
+        if name in self.districts:
+            return self.districts[name]
+        if any(name == d or name.startswith(d) for d in self.city_school_districts):
+            return "city_school"
+        if any(name.endswith(suffix) for suffix in self.development_zone_suffixes):
+            return "development_zone"
+        return "county"
+
+
+class AwardRules(_Frozen):
+    first: float
+    second: float
+    third: float
+    rounding: Literal["floor", "round", "ceil"]
+
+
+class Rules(_Frozen):
+    rules_version: str
+    activity: str
+    deadlines: Deadlines
+    archive: ArchiveRules
+    kinds: dict[str, list[str]]
+    roles: list[RoleRule]
+    classify: ClassifyRules
+    ocr: OcrRules
+    required_materials: dict[str, dict[str, list[str]]]
+    applicant_types: dict[str, list[str]]
+    authors: AuthorRules
+    video: VideoRules
+    qc: QcRules
+    subtitles: SubtitleRules
+    duplication: DuplicationRules
+    topics: TopicRules
+    project_labels: dict[str, str]
+    applicant_type_labels: dict[str, str]
+    quotas: QuotaRules
+    awards: AwardRules
+    digest: str = Field(default="", description="sha256 of the file, for audit")
+
+    def role_label(self, role: str | None) -> str:
+        for rule in self.roles:
+            if rule.role == role:
+                return rule.label
+        return role or "未识别"
+
+    def role_rule(self, role: str) -> RoleRule | None:
+        return next((rule for rule in self.roles if rule.role == role), None)
+
+    def kind_of(self, name: str) -> str:
+        lowered = name.lower()
+        for kind, extensions in self.kinds.items():
+            if any(lowered.endswith(ext) for ext in extensions):
+                return kind
+        return "other"
+
+    def required_roles(self, project: str, applicant_type: str) -> list[str]:
+        return self.required_materials.get(project, {}).get(applicant_type, [])
