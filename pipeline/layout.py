@@ -45,5 +45,50 @@ class Layout:
     def thumbnail(self, member_sha256: str, name: str) -> str:
         return self._scoped("thumbnails", f"{member_sha256[:16]}/{name}")
 
-    def part(self, run_id: str, name: str) -> str:
+    def media_work(self, member_sha256: str, name: str = "") -> str:
+        """The split source, encoded segments and audio of a rendition made in pieces."""
+        return self.rendition(member_sha256, f"work/{name}")
+
+    def media_piece(self, member_sha256: str, step: str, piece: int) -> str:
+        """`src` (a cut of the source) or `enc` (its encode) number `piece`."""
+        return self.media_work(member_sha256, f"{step}-{piece:04d}.mp4")
+
+    # a run's stored state (distributed mode): the event, each part's result, the previews
+    def event(self, run_id: str) -> str:
+        return f"{self.events_prefix()}{run_id}.json"
+
+    def events_prefix(self) -> str:
+        return f"events/{self.submission_id}/"
+
+    def _part(self, run_id: str, name: str) -> str:
         return self._scoped("parts", f"{run_id}/{name}")
+
+    def unpacked(self, run_id: str) -> str:
+        return self._part(run_id, "unpack.json")
+
+    def part_result(self, run_id: str, part_name: str) -> str:
+        return self._part(run_id, f"{part_name}.json")
+
+    def media_thumbnails(self, run_id: str, index: int) -> str:
+        return self._part(run_id, f"{self.media_name(index)}-thumbnails.json")
+
+    def media_result(self, run_id: str, index: int) -> str:
+        return self._part(run_id, f"{self.media_name(index)}.json")
+
+    # names of parts and of the completion groups they belong to
+    @staticmethod
+    def part_name(kind: str, index: int) -> str:
+        return f"{kind}-{index}"
+
+    @staticmethod
+    def media_name(index: int) -> str:
+        return f"media-{index}"
+
+    @staticmethod
+    def pieces_group(index: int) -> str:
+        return f"pieces-{index}"
+
+    @staticmethod
+    def piece_name(piece: int) -> str:
+        """A segment's encode (piece >= 0) or the audio (-1)."""
+        return f"segment-{piece}" if piece >= 0 else "audio"

@@ -26,6 +26,9 @@ CONTENT_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg",
 
 @contextmanager
 def scratch(work_dir: Path | None):
+    """A private folder under `work_dir`, which is made when missing (a reboot empties /tmp)."""
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="media-", dir=work_dir))
     try:
         yield folder
@@ -46,7 +49,7 @@ def _demuxer(probe: VideoProbe) -> str:
 
 
 def work_prefix(layout: Layout, material: Material) -> str:
-    return layout.rendition(material.sha256, "work/")
+    return layout.media_work(material.sha256)
 
 
 def make_thumbnails(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
@@ -79,17 +82,16 @@ def split_source(store: ObjectStore, layout: Layout, material: Material, probe: 
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
         pieces = transcode.split(source, _demuxer(probe), folder, spec, probe.duration_s or 0.0)
         for index, piece in enumerate(pieces):
-            _put(store, f"{prefix}src-{index:04d}.mp4", piece)
+            _put(store, layout.media_piece(material.sha256, "src", index), piece)
     return len(pieces)
 
 
 def encode_piece(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, index: int, *,
                  work_dir: Path | None = None, threads: int = 1, spec: transcode.RenditionSpec = SPEC) -> str:
-    prefix = work_prefix(layout, material)
-    with scratch(work_dir) as folder, store.local_path(f"{prefix}src-{index:04d}.mp4") as piece:
+    with scratch(work_dir) as folder, store.local_path(layout.media_piece(material.sha256, "src", index)) as piece:
         out = folder / f"enc-{index:04d}.mp4"
         transcode.encode_segment(piece, out, spec, sample_aspect=probe.sample_aspect_ratio, fps=probe.fps, threads=threads)
-        return _put(store, f"{prefix}enc-{index:04d}.mp4", out)
+        return _put(store, layout.media_piece(material.sha256, "enc", index), out)
 
 
 def encode_audio_piece(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
@@ -99,7 +101,7 @@ def encode_audio_piece(store: ObjectStore, layout: Layout, material: Material, p
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
         out = folder / "audio.m4a"
         transcode.encode_audio(source, _demuxer(probe), out, spec, probe.duration_s or 0.0)
-        return _put(store, work_prefix(layout, material) + "audio.m4a", out)
+        return _put(store, layout.media_work(material.sha256, "audio.m4a"), out)
 
 
 def join_pieces(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, count: int, *,
@@ -110,13 +112,13 @@ def join_pieces(store: ObjectStore, layout: Layout, material: Material, probe: V
         pieces = []
         for index in range(count):
             local = folder / f"enc-{index:04d}.mp4"
-            with store.open(f"{prefix}enc-{index:04d}.mp4") as source, open(local, "wb") as target:
+            with store.open(layout.media_piece(material.sha256, "enc", index)) as source, open(local, "wb") as target:
                 shutil.copyfileobj(source, target, 1 << 20)
             pieces.append(local)
         audio = None
         if probe.audio:
             audio = folder / "audio.m4a"
-            with store.open(prefix + "audio.m4a") as source, open(audio, "wb") as target:
+            with store.open(layout.media_work(material.sha256, "audio.m4a")) as source, open(audio, "wb") as target:
                 shutil.copyfileobj(source, target, 1 << 20)
         out = folder / "720p.mp4"
         transcode.join(pieces, audio, out, probe.duration_s or 0.0)

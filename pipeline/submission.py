@@ -1,26 +1,23 @@
-"""One submission through the stages: the key layout and the stage bodies both modes share.
+"""The stage bodies of one submission, shared by both executors through `pipeline.plan`.
 
-The embedded mode (`smartedu check`) calls these in order in one process; the distributed
-mode calls the same functions from thin actors and stores each part's result in between.
+Each takes the run's context (event, rules, store, layout, activity state) and gives a
+report and its findings; bad input is a finding, never an exception.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import structlog
 
-from config.rules import Rules
+from .ruleset import Rules
 
 from . import rules as rulebook
-from .classify import WEAK_SOURCES, analysed_members, analysis_limited, classify_materials
+from .classify import WEAK_SOURCES, analysis_limited, classify_materials
 from .documents import Content, ContentReader, analyse_document, pdf_form_rows, xlsx_rows
-from .errors import InputVanishedError, PermanentError, TransientError
+from .errors import InputVanishedError, PermanentError
 from .findings import make_finding
 from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Verdict, VideoProbe,
                      VideoReport)
@@ -28,19 +25,16 @@ from . import ffmpeg
 from .probe import blame_tool_failure, probe_video, tool_source
 from .qc import run_qc
 from .subtitles import detect_subtitles
-from .storage import LocalStore, ObjectStore
+from .storage import ObjectStore
 from .unpack import UnpackResult, unpack_archive
-from .verdict import build_verdict
 from .duplication import duplication_rate
 from .layout import Layout
 from .state import ActivityState
-from .state.local import LocalState
 from .topics import check_topics, normalise_name, normalise_title, similar
 from . import forms
 from .sandbox import ChildFailed, call_bounded
 
 log = structlog.get_logger("pipeline")
-Progress = Callable[[str, str], None]
 
 
 @dataclass
@@ -259,97 +253,6 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
     return report, findings
 
 
-def main_work_findings(ctx: SubmissionContext, main_sha256: str | None, main_name: str, materials: list[Material]) -> list[Finding]:
-    return rulebook.check_main_work(main_sha256, main_name, materials, ctx.rules, ctx.project)
-
-
-def decide_verdict(ctx: SubmissionContext, findings: list[Finding], materials: list[Material], videos: list[VideoReport],
-                   documents: list[DocumentReport], *, error: dict | None = None, run_id: str | None = None) -> Verdict:
-    return build_verdict(ctx.event, rules_version=ctx.rules.rules_version, findings=findings, materials=materials,
-                         videos=videos, documents=documents, timings=ctx.timings, error=error, run_id=run_id)
-
-
-def error_detail(stage: str, exc: BaseException) -> dict:
-    """What an `error` verdict says about the failure: the stage and the reason, no traceback."""
-    return {"stage": stage, "type": type(exc).__name__, "reason": str(exc)[:500],
-            "retryable": isinstance(exc, TransientError)}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Rules, *, main_work: Path | None = None,
-                     progress: Progress | None = None, media: bool = True, state_dir: Path | None = None) -> Verdict:
-    """The embedded mode: every stage in this process, outputs under `out_dir`.
-
-    Never raises for bad input; a failure of the pipeline itself gives an `error` verdict.
-    """
-    progress = progress or (lambda stage, text: None)
-    store = LocalStore(out_dir)
-    ctx = SubmissionContext(event, rules, store, Layout(event.submission_id, embedded=True),
-                            activity=LocalState(state_dir) if state_dir is not None else None)
-    bound = log.bind(submission_id=event.submission_id)
-    findings: list[Finding] = []
-    materials: list[Material] = []
-    videos: list[VideoReport] = []
-    documents: list[DocumentReport] = []
-    stage = "event"
-    try:
-        findings += event_findings(ctx)
-        stage = "unpack"
-        progress(stage, archive.name)
-        started = time.monotonic()
-        size = archive.stat().st_size
-        with open(archive, "rb") as source:
-            unpacked = unpack_submission(ctx, source, size, archive.name)
-        # The same keys in both modes: unpack without the classifier, which has its own.
-        ctx.timings["unpack"] = time.monotonic() - started - ctx.timings.get("classify", 0.0)
-        findings += unpacked.findings
-        materials = unpacked.materials
-        bound.info("unpack_done", stage=stage, members=len(materials), findings=len(unpacked.findings))
-        stage = "probe"
-        video_indexes, document_indexes = analysed_members(materials, rules)
-        for material in (materials[i] for i in video_indexes):
-            progress(stage, material.path)
-            with ctx.timed(stage):
-                report, video_findings = analyse_video(ctx, material, materials=materials)
-            videos.append(report)
-            findings += video_findings
-            bound.info("probe_done", stage=stage, path=material.path, findings=[f.code for f in video_findings])
-        stage = "documents"
-        for material in (materials[i] for i in document_indexes):
-            progress(stage, material.path)
-            with ctx.timed(stage):
-                report, doc_findings = analyse_text(ctx, material)
-            documents.append(report)
-            findings += doc_findings
-        stage = "rules"
-        findings += topic_findings(ctx)
-        if main_work is not None:
-            with ctx.timed("main_work"):
-                digest = file_sha256(main_work)
-            findings += main_work_findings(ctx, digest, main_work.name, materials)
-        verdict = decide_verdict(ctx, findings, materials, videos, documents)
-    except Exception as exc:  # the pipeline broke: the verdict says so instead of a crash
-        bound.error("stage_failed", stage=stage, error=type(exc).__name__, reason=str(exc)[:300],
-                    trace=traceback.format_exc(limit=5))
-        verdict = decide_verdict(ctx, findings, materials, videos, documents, error=error_detail(stage, exc))
-    progress("verdict", verdict.status)
-    store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
-    write_report(ctx, verdict)
-    bound.info("verdict_written", stage="verdict", status=verdict.status, findings=len(verdict.findings))
-    if media and verdict.status != "error":
-        add_media(ctx, verdict, materials, progress)
-        store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
-        write_report(ctx, verdict)
-    return verdict
-
-
 def write_report(ctx: SubmissionContext, verdict: Verdict) -> str | None:
     """report.html beside the verdict; a page that cannot be rendered is logged, never fatal.
 
@@ -365,26 +268,3 @@ def write_report(ctx: SubmissionContext, verdict: Verdict) -> str | None:
                   reason=str(exc)[:300])
         return None
     return key
-
-
-def add_media(ctx: SubmissionContext, verdict: Verdict, materials: list[Material], progress: Progress) -> None:
-    """Renditions and thumbnails for every decodable video; keys go into the verdict in place.
-
-    A video ffmpeg cannot encode keeps its verdict and simply has no media (logged)."""
-    from . import media
-
-    by_path = {m.path: m for m in materials}
-    for report in verdict.videos:
-        material = by_path.get(report.path)
-        if material is None or report.probe is None or any(
-                f.code == "VIDEO_UNREADABLE" and f.path == report.path for f in verdict.findings):
-            continue
-        progress("media", report.path)
-        with ctx.timed("media"):
-            try:
-                report.thumbnails = media.make_thumbnails(ctx.store, ctx.layout, material, report.probe)
-                report.renditions = media.make_rendition(ctx.store, ctx.layout, material, report.probe, threads=ctx.ffmpeg_threads)
-            except (ffmpeg.FFmpegError, PermanentError, OSError) as exc:
-                log.warning("media_failed", submission_id=ctx.event.submission_id, stage="media", path=report.path,
-                            error=type(exc).__name__, stderr_tail=getattr(exc, "stderr_tail", "")[-500:])
-    verdict.timings = {k: round(v, 3) for k, v in ctx.timings.items()}

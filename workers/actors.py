@@ -1,50 +1,82 @@
-"""The actors: each decodes its message, calls the flow (which calls `pipeline`), and sends
-the next message. Policies (queue, retries, time limit, age) come from config/policy.yaml."""
+"""The actors: each decodes its message, calls the flow (which runs the plan), and sends the
+next message. One actor per kind of part in `pipeline.plan`; policies (queue, retries, time
+limit, age) come from config/policy.yaml under the kind's stage."""
 
 from __future__ import annotations
-
 
 import dramatiq
 
 from config.logging import configure_logging
 from config.settings import get_settings
+from pipeline import plan
 
 from .broker import actor_options, build_broker
 from .flow import Flow
 
-STAGES = {"unpack_submission": "unpack", "analyse_video_part": "video", "analyse_document_part": "document",
-          "hash_main_work": "main_work", "decide_verdict": "verdict", "deliver_callback": "callback",
-          "stage_gave_up": "failed", "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode",
-          "media_gave_up": "failed"}
+settings = get_settings()
+configure_logging(settings.log_level or "INFO", json=True)
+flow = Flow(settings)
 
-configure_logging(get_settings().log_level or "INFO", json=True)
-broker = build_broker(STAGES)
-flow = Flow()
+# actor name -> its stage (policy, log lines, an error verdict's stage)
+STAGES = {"unpack_submission": plan.UNPACK_STAGE, **{kind.actor: kind.stage for kind in plan.PART_KINDS},
+          "decide_verdict": plan.VERDICT_STAGE, "deliver_callback": "callback", "stage_gave_up": "failed",
+          "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode", "media_gave_up": "failed"}
+
+broker = build_broker(settings, STAGES, timings=lambda: flow.state)
 
 
 def _options(stage: str) -> dict:
     return {**actor_options(stage), "on_retry_exhausted": "stage_gave_up"}
 
 
-@dramatiq.actor(**_options("unpack"))
+@dramatiq.actor(**_options(plan.UNPACK_STAGE))
 def unpack_submission(submission_id: str, run_id: str) -> None:
-    fan_out = flow.unpack(submission_id, run_id)
-    if fan_out is None:
+    parts = flow.unpack(submission_id, run_id)
+    if parts is None:
         return
-    senders = {"video": analyse_video_part, "document": analyse_document_part, "main_work": hash_main_work}
-    for kind, index in fan_out:
-        senders[kind].send(submission_id, run_id, index)
-    if not fan_out:
+    for part in parts:
+        PART_ACTORS[part.kind].send(submission_id, run_id, part.index)
+    if not parts:
         decide_verdict.send(submission_id, run_id)
 
 
-@dramatiq.actor(**_options("video"))
-def analyse_video_part(submission_id: str, run_id: str, index: int) -> None:
-    last, wants_media = flow.video(submission_id, run_id, index)
-    if wants_media:
-        plan_media.send(submission_id, run_id, index)
-    if last:
-        decide_verdict.send(submission_id, run_id)
+def _part_actor(kind: plan.PartKind) -> dramatiq.Actor:
+    def run_part(submission_id: str, run_id: str, index: int = 0) -> None:
+        last, wants_media = flow.run_part(submission_id, run_id, kind.kind, index)
+        if wants_media:
+            plan_media.send(submission_id, run_id, index)
+        if last:
+            decide_verdict.send(submission_id, run_id)
+
+    run_part.__doc__ = f"The plan's {kind.kind} part of a run."
+    return dramatiq.actor(run_part, actor_name=kind.actor, **_options(kind.stage))
+
+
+PART_ACTORS = {kind.kind: _part_actor(kind) for kind in plan.PART_KINDS}
+
+
+@dramatiq.actor(**_options(plan.VERDICT_STAGE))
+def decide_verdict(submission_id: str, run_id: str) -> None:
+    decided = flow.decide(submission_id, run_id)
+    if decided is not None and decided.callback_url:
+        deliver_callback.send(submission_id, run_id)
+
+
+@dramatiq.actor(**actor_options("callback"))
+def deliver_callback(submission_id: str, run_id: str) -> None:
+    flow.deliver_callback(submission_id, run_id)
+
+
+@dramatiq.actor(**actor_options("failed"))
+def stage_gave_up(message: dict, retry_info: dict) -> None:
+    """Retries exhausted on a stage: an `error` verdict for that run, saying what broke."""
+    args = message.get("args") or []
+    if len(args) >= 2:
+        stage = STAGES.get(message.get("actor_name", ""), message.get("actor_name", "?"))
+        error_type, reason = last_exception(message.get("options", {}).get("traceback", ""))
+        retries = retry_info.get("retries", 0)
+        flow.fail_run(args[0], args[1], stage, reason or f"{stage} gave up after {retries} retries",
+                      error_type=error_type or "RetriesExhausted", retryable=retries >= (retry_info.get("max_retries") or 0))
 
 
 def _media_options() -> dict:
@@ -76,37 +108,14 @@ def media_gave_up(message: dict, retry_info: dict) -> None:
         flow.media_failed(args[0], args[1], args[2], f"预览转码失败（{retry_info.get('retries', 0)}次重试后放弃）")
 
 
-@dramatiq.actor(**_options("document"))
-def analyse_document_part(submission_id: str, run_id: str, index: int) -> None:
-    if flow.document(submission_id, run_id, index):
-        decide_verdict.send(submission_id, run_id)
-
-
-@dramatiq.actor(**_options("main_work"))
-def hash_main_work(submission_id: str, run_id: str, index: int = 0) -> None:
-    if flow.main_work(submission_id, run_id, index):
-        decide_verdict.send(submission_id, run_id)
-
-
-@dramatiq.actor(**_options("verdict"))
-def decide_verdict(submission_id: str, run_id: str) -> None:
-    decided = flow.decide(submission_id, run_id)
-    if decided is not None and decided.callback_url:
-        deliver_callback.send(submission_id, run_id)
-
-
-@dramatiq.actor(**actor_options("callback"))
-def deliver_callback(submission_id: str, run_id: str) -> None:
-    flow.deliver_callback(submission_id, run_id)
-
-
-@dramatiq.actor(**actor_options("failed"))
-def stage_gave_up(message: dict, retry_info: dict) -> None:
-    """Retries exhausted on a stage: write an `error` verdict for that run."""
-    args = message.get("args") or []
-    if len(args) >= 2:
-        stage = STAGES.get(message.get("actor_name", ""), message.get("actor_name", "?"))
-        flow.fail_run(args[0], args[1], stage, f"{stage} gave up after {retry_info.get('retries', '?')} retries")
+def last_exception(trace: str) -> tuple[str | None, str | None]:
+    """The exception's class name and message from the last line of a traceback that dramatiq
+    keeps on a failed message, so the error verdict says what the embedded mode would."""
+    lines = [line for line in trace.strip().splitlines() if line and not line.startswith(" ")]
+    if not lines or lines[-1].startswith("Traceback"):
+        return None, None
+    name, _, reason = lines[-1].partition(": ")
+    return name.rsplit(".", 1)[-1] or None, reason.strip()[:500] or None
 
 
 def start_submission(event, run_id: str | None = None) -> str:
@@ -120,7 +129,6 @@ def build_reconciler():
     """The reconciler of this deployment, re-sending through this process's broker."""
     from .reconcile import ReconcilePolicy, Reconciler
 
-    settings = flow.settings
     policy = ReconcilePolicy(grace_s=settings.reconcile_grace_s, max_attempts=settings.reconcile_attempts)
     return Reconciler(flow.state, lambda actor, args: broker.get_actor(actor).send(*args), flow.fail_run, flow.media_failed,
                       policy)

@@ -14,13 +14,13 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from config.policy import StagePolicy, stage_policies
-from config.settings import get_settings
+from config.settings import Settings
 from pipeline.errors import PermanentError, TransientError
 
 from . import outages
 from .ledger import MessageLedger
 from .outages import RepeatFilter, outage_of, wait_for_redis
-from .state import DRAMATIQ_NAMESPACE, RunState
+from .state import DRAMATIQ_NAMESPACE
 
 log = structlog.get_logger("workers")
 
@@ -44,7 +44,10 @@ class LogContext(dramatiq.Middleware):
 
     def before_process_message(self, broker, message):
         structlog.contextvars.clear_contextvars()
-        submission_id = message.args[0] if message.args and isinstance(message.args[0], str) else message.kwargs.get("submission_id")
+        first = message.args[0] if message.args else None
+        if isinstance(first, dict):        # a gave-up actor: its first argument is the failed message
+            first = (first.get("args") or [None])[0]
+        submission_id = first if isinstance(first, str) else message.kwargs.get("submission_id")
         structlog.contextvars.bind_contextvars(submission_id=submission_id, stage=self.stages.get(message.actor_name, message.actor_name),
                                                message_id=message.message_id, retries=message.options.get("retries", 0))
         message.options["_started"] = time.monotonic()
@@ -119,12 +122,13 @@ class DurableRedisBroker(RedisBroker):
         return wait_for_redis(lambda: parent(message, delay=delay), what=message.actor_name)
 
 
-def build_broker(stages: dict[str, str]) -> dramatiq.Broker:
-    """A Redis broker (or dramatiq's stub one when the settings say `broker: stub`, for unit tests)."""
-    settings = get_settings()
+def build_broker(settings: Settings, stages: dict[str, str], timings) -> dramatiq.Broker:
+    """A Redis broker, or dramatiq's stub one when the settings say `broker: stub` (the flow's
+    unit tests: no Redis, so no message ledger). `timings` gives the state stage times go to."""
     middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(), CurrentMessage(),
-                  LogContext(stages, lambda: RunState.from_url(settings.redis_url)),
-                  MessageLedger(lambda: redis.Redis.from_url(settings.redis_url, decode_responses=True))]
+                  LogContext(stages, timings)]
+    if settings.broker != "stub":
+        middleware.append(MessageLedger(lambda: redis.Redis.from_url(settings.redis_url, decode_responses=True)))
     repeats = RepeatFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(repeats)

@@ -54,7 +54,7 @@ def check(
     """Run the whole pipeline on one archive in this process (no Redis, no object store)."""
     from pipeline.errors import EventError
     from pipeline.models import UploadEvent, parse_event
-    from pipeline.submission import check_submission
+    from pipeline.embedded import check_submission
 
     configure_logging(get_settings().log_level or "WARNING")
     if not archive.is_file():
@@ -331,14 +331,16 @@ def rerun(
         ids += failed_since(_redis(), since_ts)
     if not ids:
         raise _usage_error("name submission ids or use --failed")
+    from pipeline.layout import Layout
     from pipeline.models import parse_event
     from workers.actors import flow, start_submission
 
     for sid in dict.fromkeys(ids):
         run = flow.state.current_run(sid)
-        data = flow.store.get_json(flow.event_key(sid, run)) if run else None
-        if data is None:
-            keys = sorted(flow.store.list(f"events/{sid}/"))
+        layout = Layout(sid)
+        data = flow.store.get_json(layout.event(run)) if run else None
+        if data is None:      # the run state expired: any stored event of the submission
+            keys = sorted(flow.store.list(layout.events_prefix()))
             data = flow.store.get_json(keys[-1]) if keys else None
         if data is None:
             err.print(f"{sid}: no stored event, skipped")

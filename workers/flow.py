@@ -1,8 +1,13 @@
-"""The distributed flow around the pipeline: load a run's inputs, call a stage, store its part.
+"""The distributed executor of the plan: each part a message, its result an object, the
+run's completion a set in the run state.
 
-Every output has a deterministic key under the run (`parts/<id>/<run>/...`), so a rerun or
-a redelivered message overwrites what it wrote before and never adds a second copy.
-Messages of a superseded run (a resubmission started a newer one) return quietly.
+`pipeline.plan` says which parts a run has, how one runs and how they become the verdict;
+this module only stores part results, tracks completion and announces. Every output has a
+deterministic key under the run (`Layout`), so a rerun or a redelivered message overwrites
+what it wrote before and never adds a second copy. Messages of a superseded run (a
+resubmission started a newer one) return quietly. Store, uploads, run state and activity
+state are passed in (or built from the settings), so the flow runs on a local folder and
+SQLite as well as on S3 and Redis.
 """
 
 from __future__ import annotations
@@ -13,25 +18,24 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import PurePosixPath
 
 import structlog
 
-from config.rules import Rules, cached_rules
-from config.settings import Settings, get_settings
-from pipeline import ffmpeg, media
-from pipeline.classify import analysed_members
+from config.rules import cached_rules
+from config.settings import Settings
+from pipeline import ffmpeg, media, plan
 from pipeline.errors import EventError, InputVanishedError, PermanentError, TransientError
-from pipeline.models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport, parse_event
+from pipeline.layout import Layout
+from pipeline.models import Material, UploadEvent, Verdict, VideoReport, parse_event
 from pipeline.probe import blame_tool_failure
-from pipeline.storage.s3 import S3Store
-from pipeline.state.redis import RedisState
-from pipeline.submission import (Layout, SubmissionContext, analyse_text, analyse_video, decide_verdict, error_detail,
-                                 event_findings, main_work_findings, topic_findings, unpack_object, write_report)
+from pipeline.ruleset import Rules
+from pipeline.state import ActivityState
+from pipeline.storage import ObjectStore
+from pipeline.submission import SubmissionContext, write_report
 
-from .state import RunState, new_run_id
+from .state import FlowState, new_run_id
 
 log = structlog.get_logger("workers")
 
@@ -42,59 +46,41 @@ class Decided:
     callback_url: str | None
 
 
-@dataclass
-class Gathered:
-    findings: list[Finding] = field(default_factory=list)
-    materials: list[Material] = field(default_factory=list)
-    videos: list[VideoReport] = field(default_factory=list)
-    documents: list[DocumentReport] = field(default_factory=list)
-
-
-@dataclass
-class Part:
-    name: str
-    findings: list[Finding]
-    timings: dict[str, float]
-    video: VideoReport | None = None
-    document: DocumentReport | None = None
-    materials: list[Material] | None = None
-    main_sha256: str | None = None
-
-    def dump(self) -> dict:
-        return {"name": self.name, "findings": [f.model_dump(mode="json") for f in self.findings], "timings": self.timings,
-                "video": self.video.model_dump(mode="json") if self.video else None,
-                "document": self.document.model_dump(mode="json") if self.document else None,
-                "materials": [m.model_dump(mode="json") for m in self.materials] if self.materials is not None else None,
-                "main_sha256": self.main_sha256}
-
-    @classmethod
-    def load(cls, data: dict) -> "Part":
-        return cls(name=data["name"], findings=[Finding.model_validate(f) for f in data["findings"]], timings=data["timings"],
-                   video=VideoReport.model_validate(data["video"]) if data.get("video") else None,
-                   document=DocumentReport.model_validate(data["document"]) if data.get("document") else None,
-                   materials=[Material.model_validate(m) for m in data["materials"]] if data.get("materials") is not None else None,
-                   main_sha256=data.get("main_sha256"))
-
-
 class Flow:
-    """The runtime's view of stores, Redis state and rules, built once per worker process."""
+    """The runtime's view of stores, run state and rules, built once per worker process."""
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings, *, store: ObjectStore | None = None, uploads: ObjectStore | None = None,
+                 state: FlowState | None = None, activity: ActivityState | None = None):
+        self.settings = settings
+        for name, given in (("store", store), ("uploads", uploads), ("state", state), ("activity", activity)):
+            if given is not None:
+                setattr(self, name, given)      # takes the place of the cached property below
 
     @cached_property
-    def store(self) -> S3Store:
+    def store(self) -> ObjectStore:
+        from pipeline.storage.s3 import S3Store
+
         store = S3Store.from_settings(self.settings)
         store.ensure_bucket()
         return store
 
     @cached_property
-    def uploads(self) -> S3Store:
+    def uploads(self) -> ObjectStore:
+        from pipeline.storage.s3 import S3Store
+
         return S3Store.from_settings(self.settings, bucket=self.settings.uploads_bucket)
 
     @cached_property
-    def state(self) -> RunState:
+    def state(self) -> FlowState:
+        from .state import RunState
+
         return RunState.from_url(self.settings.redis_url)
+
+    @cached_property
+    def activity(self) -> ActivityState:
+        from pipeline.state.redis import RedisState
+
+        return RedisState(self.state.r)
 
     @cached_property
     def rendition_spec(self) -> media.transcode.RenditionSpec:
@@ -105,9 +91,6 @@ class Flow:
         return cached_rules(str(self.settings.rules))
 
     # inputs ---------------------------------------------------------------
-    def event_key(self, submission_id: str, run_id: str) -> str:
-        return f"events/{submission_id}/{run_id}.json"
-
     def accept_event(self, event: UploadEvent, run_id: str | None = None) -> str:
         """Store the event for this run and make the run current; returns the run id.
 
@@ -117,7 +100,7 @@ class Flow:
         if event.archive.bucket != self.settings.uploads_bucket or (event.main_work and event.main_work.bucket != self.settings.uploads_bucket):
             raise EventError(f"archive must be in the uploads bucket {self.settings.uploads_bucket!r}")
         run_id = run_id or new_run_id()
-        self.store.put_json(self.event_key(event.submission_id, run_id), event.model_dump(mode="json"))
+        self.store.put_json(Layout(event.submission_id).event(run_id), event.model_dump(mode="json"))
         self.state.start_run(event.submission_id, run_id)
         return run_id
 
@@ -126,164 +109,128 @@ class Flow:
         if not self.state.is_current(submission_id, run_id):
             log.info("stale_run_dropped", run_id=run_id)
             return None
-        data = self.store.get_json(self.event_key(submission_id, run_id))
+        data = self.store.get_json(Layout(submission_id).event(run_id))
         if data is None:
             log.warning("event_vanished", run_id=run_id)
             return None
         return SubmissionContext(parse_event(data), self.rules, self.store, Layout(submission_id),
-                                 ffmpeg_threads=self.settings.ffmpeg_threads, activity=RedisState(self.state.r))
+                                 ffmpeg_threads=self.settings.ffmpeg_threads, activity=self.activity)
 
-    def save_part(self, ctx: SubmissionContext, run_id: str, part: Part) -> bool:
-        """Store a part; True when it was the last one the run waited for."""
-        self.store.put_json(ctx.layout.part(run_id, f"{part.name}.json"), part.dump())
-        return self.state.part_done(ctx.event.submission_id, run_id, part.name)
+    def inputs(self, event: UploadEvent) -> plan.Inputs:
+        main_work = plan.Upload(self.uploads, event.main_work.key) if event.main_work is not None else None
+        return plan.Inputs(plan.Upload(self.uploads, event.archive.key), main_work)
 
-    def load_part(self, ctx: SubmissionContext, run_id: str, name: str) -> Part | None:
-        data = self.store.get_json(ctx.layout.part(run_id, f"{name}.json"))
-        return Part.load(data) if data else None
+    def _unpacked(self, ctx: SubmissionContext, run_id: str) -> plan.Unpacked | None:
+        data = self.store.get_json(ctx.layout.unpacked(run_id))
+        return plan.Unpacked.model_validate(data) if data else None
 
-    # stages ---------------------------------------------------------------
-    def unpack(self, submission_id: str, run_id: str) -> list[tuple[str, int]] | None:
-        """Unpack the archive; returns the parts to fan out to as (kind, index), or None if stale."""
+    def _result(self, ctx: SubmissionContext, run_id: str, name: str) -> plan.PartResult | None:
+        data = self.store.get_json(ctx.layout.part_result(run_id, name))
+        return plan.PartResult.model_validate(data) if data else None
+
+    # the plan's parts --------------------------------------------------------
+    def unpack(self, submission_id: str, run_id: str) -> list[plan.PartSpec] | None:
+        """Unpack the archive; returns the parts to send, or None if the run is stale."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
             return None
-        self.state.set_stage(submission_id, run_id, "unpack")
-        started = time.monotonic()
-        findings = event_findings(ctx)
+        self.state.set_stage(submission_id, run_id, plan.UNPACK_STAGE)
         try:
-            result = unpack_object(ctx, self.uploads, ctx.event.archive.key)
+            unpacked = plan.unpack(ctx, self.inputs(ctx.event))
         except InputVanishedError as exc:
             raise TransientError(f"archive not found yet: {exc}") from exc
-        part = Part("unpack", findings + result.findings, {**ctx.timings, "unpack": time.monotonic() - started - ctx.timings.get("classify", 0.0)},
-                    materials=result.materials)
-        fan_out = fan_out_parts(result.materials, ctx.event, ctx.rules)
-        self.store.put_json(ctx.layout.part(run_id, "unpack.json"), part.dump())
-        self.state.expect_parts(submission_id, run_id, [f"{kind}-{index}" for kind, index in fan_out])
+        parts = plan.parts_of(unpacked, ctx.event, ctx.rules)
+        self.store.put_json(ctx.layout.unpacked(run_id), unpacked.model_dump(mode="json"))
+        self.state.expect_parts(submission_id, run_id, [part.name for part in parts])
         self.state.set_stage(submission_id, run_id, "analyse")
-        return fan_out
+        return parts
 
-    def _materials(self, ctx: SubmissionContext, run_id: str, index: int) -> list[Material]:
-        unpacked = self.load_part(ctx, run_id, "unpack")
-        if unpacked is None or unpacked.materials is None or index >= len(unpacked.materials):
-            raise TransientError(f"unpack part of run {run_id} not readable yet")
-        return unpacked.materials
-
-    def _material(self, ctx: SubmissionContext, run_id: str, index: int) -> Material:
-        return self._materials(ctx, run_id, index)[index]
-
-    def video(self, submission_id: str, run_id: str, index: int) -> tuple[bool, bool]:
-        """Probe and QC one video; returns (it was the last part, it wants renditions)."""
+    def run_part(self, submission_id: str, run_id: str, kind: str, index: int) -> tuple[bool, bool]:
+        """One part of the plan; returns (it was the last the run waited for, its video wants previews)."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
             return False, False
-        materials = self._materials(ctx, run_id, index)
-        started = time.monotonic()
-        report, findings = analyse_video(ctx, materials[index], materials=materials)
-        timings = {"probe": time.monotonic() - started,
-                   **{k: v for k, v in ctx.timings.items() if k in ("qc_cpu", "subtitles", "subtitles_cpu")}}
-        wants_media = decodable(report, findings)
+        unpacked = self._unpacked(ctx, run_id)
+        part = plan.PartSpec(kind=kind, index=index)
+        if unpacked is None or part not in plan.parts_of(unpacked, ctx.event, ctx.rules):
+            raise TransientError(f"part {part.name} is not (yet) among the parts of run {run_id}")
+        result = plan.run_part(ctx, part, unpacked, self.inputs(ctx.event))
+        wants_media = plan.wants_media(result)
         if wants_media:
             # Registered before the part is marked done, so the set is final when the verdict is.
-            self.state.expect(submission_id, run_id, "media", [f"media-{index}"], replace=False)
-        return self.save_part(ctx, run_id, Part(f"video-{index}", findings, timings, video=report)), wants_media
-
-    def document(self, submission_id: str, run_id: str, index: int) -> bool:
-        ctx = self.context(submission_id, run_id)
-        if ctx is None:
-            return False
-        material = self._material(ctx, run_id, index)
-        started = time.monotonic()
-        report, findings = analyse_text(ctx, material)
-        return self.save_part(ctx, run_id, Part(f"document-{index}", findings, {"documents": time.monotonic() - started}, document=report))
-
-    def main_work(self, submission_id: str, run_id: str, index: int = 0) -> bool:
-        ctx = self.context(submission_id, run_id)
-        if ctx is None:
-            return False
-        ref = ctx.event.main_work
-        started = time.monotonic()
-        try:
-            digest = self.uploads.sha256(ref.key)
-        except InputVanishedError:
-            digest = "absent"
-        return self.save_part(ctx, run_id, Part("main_work-0", [], {"main_work": time.monotonic() - started}, main_sha256=digest))
+            self.state.expect(submission_id, run_id, "media", [Layout.media_name(index)], replace=False)
+        self.store.put_json(ctx.layout.part_result(run_id, part.name), result.model_dump(mode="json"))
+        return self.state.part_done(submission_id, run_id, part.name), wants_media
 
     def decide(self, submission_id: str, run_id: str) -> Decided | None:
         """Apply the rules over every part and write the verdict; announce it once per run."""
         ctx = self.context(submission_id, run_id)
         if ctx is None or not self.state.all_done(submission_id, run_id):
             return None
-        gathered = self._gather(ctx, run_id, complete=True)
-        gathered.findings += topic_findings(ctx)
-        verdict = decide_verdict(ctx, gathered.findings, gathered.materials, gathered.videos, gathered.documents, run_id=run_id)
-        decided = Decided(self.publish(ctx, run_id, verdict.model_dump(mode="json")), ctx.event.callback_url)
+        unpacked, results = self._gather(ctx, run_id, complete=True)
+        verdict = plan.decide(ctx, unpacked, results, run_id=run_id)
+        decided = Decided(self.publish(ctx, run_id, verdict), ctx.event.callback_url)
         self.publish_media(submission_id, run_id)   # media may have finished before the rules
         return decided
 
-    def _gather(self, ctx: SubmissionContext, run_id: str, *, complete: bool) -> "Gathered":
-        """The stored parts of a run, merged; with `complete`, every part must be there.
+    def _gather(self, ctx: SubmissionContext, run_id: str, *, complete: bool) -> tuple[plan.Unpacked | None, list[plan.PartResult]]:
+        """The stored parts of a run in plan order; with `complete`, every part must be there.
 
         Raises:
             TransientError: `complete` and a part is not readable yet.
         """
-        unpacked = self.load_part(ctx, run_id, "unpack")
-        gathered = Gathered()
+        unpacked = self._unpacked(ctx, run_id)
         if unpacked is None:
             if complete:
                 raise TransientError("unpack part missing")
-            return gathered
-        gathered.findings += unpacked.findings
-        gathered.materials = unpacked.materials or []
-        timings = dict(unpacked.timings)
-        for kind, index in fan_out_parts(gathered.materials, ctx.event, ctx.rules):
-            part = self.load_part(ctx, run_id, f"{kind}-{index}")
-            if part is None:
-                if complete:
-                    raise TransientError(f"part {kind}-{index} missing")
-                continue
-            gathered.findings += part.findings
-            for key, value in part.timings.items():
-                timings[key] = timings.get(key, 0.0) + value
-            if part.video:
-                gathered.videos.append(part.video)
-            if part.document:
-                gathered.documents.append(part.document)
-            if part.main_sha256 is not None:   # "absent" matches no member: MAIN_WORK_MISMATCH
-                name = PurePosixPath(ctx.event.main_work.key).name
-                gathered.findings += main_work_findings(ctx, part.main_sha256, name, gathered.materials)
-        ctx.timings.update(timings)
-        return gathered
+            return None, []
+        results = []
+        for part in plan.parts_of(unpacked, ctx.event, ctx.rules):
+            result = self._result(ctx, run_id, part.name)
+            if result is None and complete:
+                raise TransientError(f"part {part.name} missing")
+            if result is not None:
+                results.append(result)
+        return unpacked, results
 
-    def publish(self, ctx: SubmissionContext, run_id: str, verdict: dict) -> dict:
+    def publish(self, ctx: SubmissionContext, run_id: str, verdict: Verdict) -> dict:
         sid = ctx.event.submission_id
         key = ctx.layout.verdict()
-        self.store.put_json(key, verdict)
-        write_report(ctx, Verdict.model_validate(verdict))
-        announced = self.state.announce(sid, run_id, "verdict", verdict["status"], key)
+        document = verdict.model_dump(mode="json")
+        self.store.put_json(key, document)
+        write_report(ctx, verdict)
+        announced = self.state.announce(sid, run_id, "verdict", verdict.status, key)
         media_pending = bool(self.state.pending(sid, run_id, "media"))
-        self.state.finish(sid, run_id, verdict["status"], media_pending=media_pending)
-        log.info("verdict_written", status=verdict["status"], key=key, announced=announced,
-                 findings=[f["code"] for f in verdict["findings"]])
-        return verdict
+        self.state.finish(sid, run_id, verdict.status, media_pending=media_pending)
+        log.info("verdict_written", status=verdict.status, key=key, announced=announced,
+                 findings=[f.code for f in verdict.findings])
+        return document
 
-    def fail_run(self, submission_id: str, run_id: str, stage: str, reason: str) -> dict | None:
-        """After a stage gave up: an `error` verdict, so nothing is silently lost."""
+    def fail_run(self, submission_id: str, run_id: str, stage: str, reason: str, *, error_type: str = "RetriesExhausted",
+                 retryable: bool = False) -> dict | None:
+        """After a stage gave up: an `error` verdict with what the parts before it found."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
             return None
-        exc = RuntimeError(reason)
-        gathered = self._gather(ctx, run_id, complete=False)     # what was found before it broke, as the embedded mode keeps
-        verdict = decide_verdict(ctx, gathered.findings, gathered.materials, gathered.videos, gathered.documents,
-                                 error={**error_detail(stage, exc), "type": "RetriesExhausted"}, run_id=run_id)
-        return self.publish(ctx, run_id, verdict.model_dump(mode="json"))
+        unpacked, results = self._gather(ctx, run_id, complete=False)
+        error = {"stage": stage, "type": error_type, "reason": reason[:500], "retryable": retryable}
+        return self.publish(ctx, run_id, plan.decide(ctx, unpacked, results, error=error, run_id=run_id))
 
-    # media ------------------------------------------------------------------
+    # previews ---------------------------------------------------------------
     def _video(self, ctx: SubmissionContext, run_id: str, index: int) -> tuple[Material, VideoReport]:
-        part = self.load_part(ctx, run_id, f"video-{index}")
-        if part is None or part.video is None or part.video.probe is None:
+        unpacked = self._unpacked(ctx, run_id)
+        result = self._result(ctx, run_id, Layout.part_name("video", index))
+        if unpacked is None or result is None or result.video is None or result.video.probe is None:
             raise TransientError(f"video part {index} of run {run_id} not readable")
-        return self._material(ctx, run_id, index), part.video
+        return unpacked.materials[index], result.video
+
+    @contextmanager
+    def _timed_media(self, submission_id: str, run_id: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.state.add_seconds(submission_id, run_id, "media", time.monotonic() - started)
 
     def plan_media(self, submission_id: str, run_id: str, index: int) -> list[int]:
         """Thumbnails now; then a short video is encoded in this message (returns []), a long
@@ -292,20 +239,23 @@ class Flow:
         if ctx is None:
             return []
         material, report = self._video(ctx, run_id, index)
-        with blamed(self.store, material):
-            keys = {"thumbnails": media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)}
-        self.store.put_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json"), keys)
         spec = self.rendition_spec
-        if media.segment_count(report.probe, spec) == 1:
-            with blamed(self.store, material):
+        with self._timed_media(submission_id, run_id), blamed(self.store, material):
+            thumbnails = media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)
+            self.store.put_json(ctx.layout.media_thumbnails(run_id, index), thumbnails)
+            whole = media.segment_count(report.probe, spec) == 1
+            if whole:
                 renditions = media.make_rendition(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
                                                   threads=self.settings.ffmpeg_threads, spec=spec)
-            self._media_done(ctx, run_id, index, renditions)
+            else:
+                count = media.split_source(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir, spec=spec)
+        if whole:
+            self._media_done(ctx, run_id, index, plan.MediaResult(thumbnails=thumbnails, renditions=renditions))
             return []
-        with blamed(self.store, material):
-            count = media.split_source(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir, spec=spec)
+        if not count:
+            raise PermanentError(f"splitting {material.path} gave no segments")
         pieces = [*range(count), *([-1] if report.probe.audio else [])]
-        self.state.expect(submission_id, run_id, f"pieces-{index}", [_piece_name(p) for p in pieces])
+        self.state.expect(submission_id, run_id, Layout.pieces_group(index), [Layout.piece_name(p) for p in pieces])
         return pieces
 
     def encode_piece(self, submission_id: str, run_id: str, index: int, piece: int) -> bool:
@@ -314,24 +264,25 @@ class Flow:
         if ctx is None:
             return False
         material, report = self._video(ctx, run_id, index)
-        with blamed(self.store, material):
+        with self._timed_media(submission_id, run_id), blamed(self.store, material):
             if piece >= 0:
                 media.encode_piece(self.store, ctx.layout, material, report.probe, piece, work_dir=self.settings.work_dir,
                                    threads=self.settings.ffmpeg_threads, spec=self.rendition_spec)
             else:
                 media.encode_audio_piece(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
                                          spec=self.rendition_spec)
-        return self.state.mark_done(submission_id, run_id, f"pieces-{index}", _piece_name(piece))
+        return self.state.mark_done(submission_id, run_id, Layout.pieces_group(index), Layout.piece_name(piece))
 
     def join_media(self, submission_id: str, run_id: str, index: int) -> None:
         ctx = self.context(submission_id, run_id)
-        if ctx is None or not self.state.complete(submission_id, run_id, f"pieces-{index}"):
+        group = Layout.pieces_group(index)
+        if ctx is None or not self.state.complete(submission_id, run_id, group):
             return
         material, report = self._video(ctx, run_id, index)
-        count = len([p for p in self.state.expected(submission_id, run_id, f"pieces-{index}") if p.startswith("segment-")])
-        with blamed(self.store, material):
+        count = len([p for p in self.state.expected(submission_id, run_id, group) if p != Layout.piece_name(-1)])
+        with self._timed_media(submission_id, run_id), blamed(self.store, material):
             renditions = media.join_pieces(self.store, ctx.layout, material, report.probe, count, work_dir=self.settings.work_dir)
-        self._media_done(ctx, run_id, index, renditions)
+        self._media_done(ctx, run_id, index, plan.MediaResult(thumbnails=self._thumbnails(ctx, run_id, index), renditions=renditions))
 
     def media_failed(self, submission_id: str, run_id: str, index: int, reason: str = "预览生成失败") -> None:
         """A rendition that could not be made: its work objects go, the reason goes into the
@@ -341,38 +292,36 @@ class Flow:
             return
         material, _report = self._video(ctx, run_id, index)
         self.store.delete_prefix(media.work_prefix(ctx.layout, material))
-        self.store.put_json(ctx.layout.part(run_id, f"media-{index}-error.json"), {"reason": reason})
-        self._media_done(ctx, run_id, index, {})
+        self._media_done(ctx, run_id, index, plan.MediaResult(thumbnails=self._thumbnails(ctx, run_id, index), error=reason))
 
-    def _media_done(self, ctx: SubmissionContext, run_id: str, index: int, renditions: dict[str, str]) -> None:
-        self.store.put_json(ctx.layout.part(run_id, f"media-{index}-renditions.json"), renditions)
-        if self.state.mark_done(ctx.event.submission_id, run_id, "media", f"media-{index}"):
+    def _thumbnails(self, ctx: SubmissionContext, run_id: str, index: int) -> dict[str, str]:
+        return self.store.get_json(ctx.layout.media_thumbnails(run_id, index)) or {}
+
+    def _media_done(self, ctx: SubmissionContext, run_id: str, index: int, result: plan.MediaResult) -> None:
+        self.store.put_json(ctx.layout.media_result(run_id, index), result.model_dump(mode="json"))
+        if self.state.mark_done(ctx.event.submission_id, run_id, "media", Layout.media_name(index)):
             self.publish_media(ctx.event.submission_id, run_id)
 
     def publish_media(self, submission_id: str, run_id: str) -> bool:
-        """Merge media keys into this run's verdict (status unchanged) and announce `media` once."""
+        """Merge the previews into this run's verdict (status unchanged) and announce `media` once."""
         ctx = self.context(submission_id, run_id)
         expected = self.state.expected(submission_id, run_id, "media") if ctx else set()
         if ctx is None or not expected or not self.state.complete(submission_id, run_id, "media"):
             return False
-        verdict = self.store.get_json(ctx.layout.verdict())
-        if verdict is None or verdict.get("run_id") != run_id:
+        stored = self.store.get_json(ctx.layout.verdict())
+        unpacked = self._unpacked(ctx, run_id)
+        if stored is None or stored.get("run_id") != run_id or unpacked is None:
             return False     # the rules are not decided yet: decide() calls this again
-        unpacked = self.load_part(ctx, run_id, "unpack")
-        paths = {m.path: i for i, m in enumerate(unpacked.materials or [])}
-        reasons: list[str] = []
-        for video in verdict["videos"]:
-            index = paths.get(video["path"])
-            if f"media-{index}" in expected:
-                video["thumbnails"] = (self.store.get_json(ctx.layout.part(run_id, f"media-{index}-thumbnails.json")) or {}).get("thumbnails", {})
-                video["renditions"] = self.store.get_json(ctx.layout.part(run_id, f"media-{index}-renditions.json")) or {}
-                failed = self.store.get_json(ctx.layout.part(run_id, f"media-{index}-error.json"))
-                if failed:
-                    video["media_error"] = failed["reason"]
-                    reasons.append(f"{video['path']}: {failed['reason']}")
-        self.store.put_json(ctx.layout.verdict(), verdict)
-        write_report(ctx, Verdict.model_validate(verdict))
-        self.state.announce(submission_id, run_id, "media", verdict["status"], ctx.layout.verdict(), reason="; ".join(reasons))
+        verdict = Verdict.model_validate(stored)
+        made = {}
+        for index, material in enumerate(unpacked.materials):
+            data = self.store.get_json(ctx.layout.media_result(run_id, index)) if Layout.media_name(index) in expected else None
+            if data is not None:
+                made[material.path] = plan.MediaResult.model_validate(data)
+        reasons = plan.merge_media(verdict, made, self.state.seconds(submission_id, run_id, "media"))
+        self.store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
+        write_report(ctx, verdict)
+        self.state.announce(submission_id, run_id, "media", verdict.status, ctx.layout.verdict(), reason="; ".join(reasons))
         self.state.media_finished(submission_id)
         return True
 
@@ -396,24 +345,6 @@ def blamed(store, material: Material):
     except ffmpeg.FFmpegError as exc:
         blame_tool_failure(store, material.key, exc)        # raises TransientError for an outage
         raise PermanentError(f"ffmpeg failed on {material.path}: {exc}") from exc
-
-
-def _piece_name(piece: int) -> str:
-    return f"segment-{piece}" if piece >= 0 else "audio"
-
-
-def decodable(report: VideoReport, findings: list[Finding]) -> bool:
-    return report.probe is not None and not any(f.code == "VIDEO_UNREADABLE" for f in findings)
-
-
-def fan_out_parts(materials: list[Material], event: UploadEvent, rules: Rules) -> list[tuple[str, int]]:
-    """The parts a run waits for: one per analysed video and document, one for the main work."""
-    videos, documents = analysed_members(materials, rules)
-    parts = [("video", i) for i in videos]
-    parts += [("document", i) for i in documents]
-    if event.main_work is not None:
-        parts.append(("main_work", 0))
-    return parts
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import dramatiq
 import redis
 
+from pipeline.layout import Layout
+from pipeline.plan import PART_KINDS
+
 from .state import DRAMATIQ_NAMESPACE, PREFIX, TTL_S
 
 NAMESPACE = DRAMATIQ_NAMESPACE
@@ -22,9 +25,7 @@ NAMESPACE = DRAMATIQ_NAMESPACE
 # actor -> how its messages are named within a run (args: submission_id, run_id, *rest)
 PART_NAMES = {
     "unpack_submission": lambda rest: "unpack",
-    "analyse_video_part": lambda rest: f"video-{rest[0]}",
-    "analyse_document_part": lambda rest: f"document-{rest[0]}",
-    "hash_main_work": lambda rest: f"main_work-{rest[0] if rest else 0}",
+    **{kind.actor: (lambda rest, kind=kind.kind: Layout.part_name(kind, rest[0] if rest else 0)) for kind in PART_KINDS},
     "decide_verdict": lambda rest: "decide",
     "plan_media": lambda rest: f"plan-{rest[0]}",
     "encode_media_piece": lambda rest: f"piece-{rest[0]}-{rest[1]}",

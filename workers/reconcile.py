@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import redis
 import structlog
 
+from pipeline.plan import KINDS, PART_KINDS
+
 from . import ledger
 from .state import INFLIGHT, MEDIA_INFLIGHT, PREFIX, RECONCILER, RECONCILER_ACTIONS, TTL_S, RunState
 
@@ -97,7 +99,7 @@ class Reconciler:
             where = ledger.whereabouts(self.r, known.get(name))
             if where == "queued":
                 continue
-            stage_name = name.split("-")[0]
+            stage_name = stage_of(name)
             if where == "dead" or not self._attempt(submission_id, run_id, name):
                 reason = (f"{stage_name} gave up (dead letter)" if where == "dead"
                           else f"{stage_name} lost its message {self.policy.max_attempts} times")
@@ -154,13 +156,24 @@ class Reconciler:
         self.r.hincrby(RECONCILER, action, 1)
 
 
+def _split(name: str) -> tuple[str, str]:
+    """("video", "3") from "video-3"; ("unpack", "") from "unpack"."""
+    kind, _, rest = name.rpartition("-")
+    return (kind, rest) if kind and rest.isdigit() else (name, "")
+
+
+def stage_of(name: str) -> str:
+    """The stage a part name belongs to (its policy, and an error verdict's stage)."""
+    kind = _split(name)[0]
+    return KINDS[kind].stage if kind in KINDS else kind
+
+
 def message_for(name: str, submission_id: str, run_id: str, entry: ledger.LedgerEntry | None) -> tuple[str, list]:
     """The actor and arguments that make part `name` again (from the ledger, else from the name)."""
     if entry is not None:
         return entry.actor, entry.args
-    kind, _, rest = name.partition("-")
-    actors = {"unpack": "unpack_submission", "video": "analyse_video_part", "document": "analyse_document_part",
-              "main_work": "hash_main_work", "decide": "decide_verdict"}
+    kind, rest = _split(name)
+    actors = {"unpack": "unpack_submission", "decide": "decide_verdict", **{k.kind: k.actor for k in PART_KINDS}}
     args: list = [submission_id, run_id]
     if rest:
         args.append(int(rest))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -22,8 +23,16 @@ _CHUNK = 900
 class LocalState(ActivityState):
     def __init__(self, folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(folder / "activity.sqlite3", timeout=30)
+        self.path = folder / "activity.sqlite3"
+        self._connections = threading.local()     # one connection per thread (workers run several)
         self.db.executescript(_SCHEMA)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        connection = getattr(self._connections, "db", None)
+        if connection is None:
+            connection = self._connections.db = sqlite3.connect(self.path, timeout=30)
+        return connection
 
     def _grouped(self, sql: str, values: list[int], *extra) -> list[tuple]:
         rows: list[tuple] = []

@@ -309,7 +309,7 @@ def test_roles_from_evidence_are_the_same_through_real_workers(cluster, processe
     """Naming cases (a scanned form found by OCR, numbered files told by content, a lock file, a title-only
     name, a main work identical to the wrong member) give the embedded mode's roles and findings."""
     from pipeline.models import parse_event
-    from pipeline.submission import check_submission
+    from pipeline.embedded import check_submission
     from tests.naming_set import Factory, build_case_zip, cases, event_for
 
     chosen = {"scanned-form-unnamed", "numbered", "lock-file-beside", "title-only", "lesson-two-unnamed-videos"}

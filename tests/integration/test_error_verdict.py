@@ -5,6 +5,7 @@ import json
 import pytest
 
 from pipeline import submission
+from pipeline.embedded import check_submission
 from pipeline.models import parse_event
 from tests.helpers import sample
 
@@ -18,9 +19,9 @@ def test_a_broken_stage_gives_an_error_verdict(tmp_path, rules, monkeypatch, ffm
         raise RuntimeError("probe machinery broke")
 
     monkeypatch.setattr(submission, "analyse_video", explode)
-    verdict = submission.check_submission(parse_event(event), archive, tmp_path / "out", rules)
+    verdict = check_submission(parse_event(event), archive, tmp_path / "out", rules)
     assert verdict.status == "error"
-    assert verdict.error["stage"] == "probe" and "probe machinery broke" in verdict.error["reason"]
+    assert verdict.error["stage"] == "video" and "probe machinery broke" in verdict.error["reason"]
     written = json.loads((tmp_path / "out" / "verdict.json").read_text())
     assert written["status"] == "error" and written["materials"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.models import parse_event
-from pipeline.submission import check_submission
+from pipeline.embedded import check_submission
 from tests.naming_set import Factory, build_case_zip, cases, event_for, needs_libreoffice
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ffmpeg_available")]

@@ -149,17 +149,19 @@ def test_an_error_verdict_keeps_what_was_found_before_the_stage_broke(r, tmp_pat
     from pipeline.models import Finding, Material, parse_event
     from pipeline.storage import LocalStore
     from tests.helpers import sample
-    from workers.flow import Flow, Part
+    from config.settings import Settings
+    from pipeline.plan import Unpacked
+    from workers.flow import Flow
 
     _archive, event = sample(tmp_path, "broke", project="case")
-    flow = Flow()
-    flow.__dict__.update(store=LocalStore(tmp_path / "bucket"), state=RunState(r))
+    flow = Flow(Settings(), store=LocalStore(tmp_path / "bucket"), state=RunState(r))
     run_id = flow.accept_event(parse_event(event))
     ctx = flow.context(event["submission_id"], run_id)
     materials = [Material(path="报名表.docx", size=10, sha256="a" * 64, kind="document", role="registration_form",
                           role_source="name", role_evidence="文件名含“报名表”", key="members/0000.docx")]
     late = Finding(code="SUBMITTED_AFTER_DEADLINE", severity="fail", message="晚了", path=None)
-    flow.store.put_json(ctx.layout.part(run_id, "unpack.json"), Part("unpack", [late], {"unpack": 1.0}, materials=materials).dump())
+    flow.store.put_json(ctx.layout.unpacked(run_id),
+                        Unpacked(findings=[late], materials=materials, timings={"unpack": 1.0}).model_dump(mode="json"))
     verdict = flow.fail_run(event["submission_id"], run_id, "video", "video gave up")
     assert verdict["status"] == "error" and verdict["error"]["stage"] == "video"
     assert [m["path"] for m in verdict["materials"]] == ["报名表.docx"]

@@ -1,0 +1,219 @@
+"""The plan of one submission, written once for both executors.
+
+Which parts a submission has (one per analysed video and document, one for a main work
+uploaded apart), how one part runs, how the parts' results become the verdict, and how the
+previews are merged into it. `pipeline.embedded` runs the plan in one process; the workers'
+flow runs each part as a message and stores its result in between. Both get the same
+findings in the same order and the same timing keys, because both call these functions.
+
+Adding a stage: write it in `pipeline/`, add a `PartKind` to `PART_KINDS`, and give its
+`stage` a line in `config/policy.yaml` (queue, retries, time limit). The workers declare one
+actor per kind, the ledger and the reconciler name its messages from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import rules as rulebook
+from . import submission as stages
+from .classify import analysed_members
+from .errors import InputVanishedError, TransientError
+from .layout import Layout
+from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport
+from .ruleset import Rules
+from .storage import ObjectStore
+from .submission import SubmissionContext
+from .verdict import build_verdict
+
+
+class PartSpec(BaseModel):
+    """One part of a run: a kind and the index of its member (0 for the main work)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: str
+    index: int = 0
+
+    @property
+    def name(self) -> str:
+        return Layout.part_name(self.kind, self.index)
+
+
+class Unpacked(BaseModel):
+    """What unpacking gives every part: the members and the findings of the event and the archive."""
+
+    findings: list[Finding] = Field(default_factory=list)
+    materials: list[Material] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class PartResult(BaseModel):
+    part: PartSpec
+    findings: list[Finding] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    video: VideoReport | None = None
+    document: DocumentReport | None = None
+    main_sha256: str | None = None
+
+
+class MediaResult(BaseModel):
+    """The previews of one video, or why there are none."""
+
+    thumbnails: dict[str, str] = Field(default_factory=dict)
+    renditions: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file: an object of the uploads bucket, or of the folder `check` was given."""
+
+    store: ObjectStore
+    key: str
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.key).name
+
+
+@dataclass(frozen=True)
+class Inputs:
+    archive: Upload
+    main_work: Upload | None = None
+
+
+PartRunner = Callable[[SubmissionContext, int, list[Material], Inputs], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PartKind:
+    kind: str          # part names are "<kind>-<index>"
+    stage: str         # its policy in config/policy.yaml, its log stage and an error verdict's stage
+    actor: str         # the workers' actor (a stable name: messages in flight outlive a deploy)
+    timing: str        # its key in the verdict's timings
+    select: Callable[[list[Material], UploadEvent, Rules], list[int]]
+    run: PartRunner
+
+
+def _video_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
+    report, findings = stages.analyse_video(ctx, materials[index], materials=materials)
+    return {"video": report, "findings": findings}
+
+
+def _document_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
+    report, findings = stages.analyse_text(ctx, materials[index])
+    return {"document": report, "findings": findings}
+
+
+def _main_work_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
+    """The main work uploaded apart must be one of the archive's members, the one of the project's main role."""
+    upload = inputs.main_work
+    if upload is None:
+        raise TransientError("the run has a main work part but no main work upload")
+    try:
+        digest = upload.store.sha256(upload.key)
+    except InputVanishedError:
+        digest = "absent"          # matches no member: MAIN_WORK_MISMATCH
+    findings = rulebook.check_main_work(digest, upload.name, materials, ctx.rules, ctx.project)
+    return {"main_sha256": digest, "findings": findings}
+
+
+PART_KINDS: tuple[PartKind, ...] = (
+    PartKind("video", "video", "analyse_video_part", "probe",
+             lambda materials, event, rules: analysed_members(materials, rules)[0], _video_part),
+    PartKind("document", "document", "analyse_document_part", "documents",
+             lambda materials, event, rules: analysed_members(materials, rules)[1], _document_part),
+    PartKind("main_work", "main_work", "hash_main_work", "main_work",
+             lambda materials, event, rules: [0] if event.main_work is not None else [], _main_work_part),
+)
+KINDS = {kind.kind: kind for kind in PART_KINDS}
+UNPACK_STAGE, VERDICT_STAGE = "unpack", "verdict"
+
+
+def unpack(ctx: SubmissionContext, inputs: Inputs) -> Unpacked:
+    """The event's own findings, then the archive unpacked and classified.
+
+    Raises:
+        InputVanishedError: the archive is not (yet) there.
+    """
+    own = replace(ctx, timings={})
+    started = time.monotonic()
+    findings = stages.event_findings(own)
+    result = stages.unpack_object(own, inputs.archive.store, inputs.archive.key)
+    timings = {**own.timings, "unpack": time.monotonic() - started - own.timings.get("classify", 0.0)}
+    return Unpacked(findings=findings + result.findings, materials=result.materials, timings=timings)
+
+
+def parts_of(unpacked: Unpacked, event: UploadEvent, rules: Rules) -> list[PartSpec]:
+    """The parts a run waits for, in the order their findings go into the verdict."""
+    return [PartSpec(kind=kind.kind, index=index) for kind in PART_KINDS
+            for index in kind.select(unpacked.materials, event, rules)]
+
+
+def run_part(ctx: SubmissionContext, part: PartSpec, unpacked: Unpacked, inputs: Inputs) -> PartResult:
+    """One part, with its own timings (the stage's total under the kind's key)."""
+    kind = KINDS[part.kind]
+    own = replace(ctx, timings={})
+    started = time.monotonic()
+    fields = kind.run(own, part.index, unpacked.materials, inputs)
+    timings = {**own.timings, kind.timing: own.timings.get(kind.timing, 0.0) + time.monotonic() - started}
+    return PartResult(part=part, timings=timings, **fields)
+
+
+def wants_media(result: PartResult) -> bool:
+    """Previews only for a video ffmpeg could probe and decode."""
+    return result.video is not None and result.video.probe is not None and not any(
+        f.code == "VIDEO_UNREADABLE" for f in result.findings)
+
+
+def decide(ctx: SubmissionContext, unpacked: Unpacked | None, results: Iterable[PartResult], *,
+           error: dict | None = None, run_id: str | None = None) -> Verdict:
+    """The verdict from the parts, in plan order; with `error`, from whatever parts there are.
+
+    The topic register is consulted (and this run registered) only when the run completed."""
+    unpacked = unpacked or Unpacked()
+    findings = list(unpacked.findings)
+    timings = dict(unpacked.timings)
+    videos: list[VideoReport] = []
+    documents: list[DocumentReport] = []
+    for result in results:
+        findings += result.findings
+        for key, seconds in result.timings.items():
+            timings[key] = timings.get(key, 0.0) + seconds
+        if result.video is not None:
+            videos.append(result.video)
+        if result.document is not None:
+            documents.append(result.document)
+    if error is None:
+        findings += stages.topic_findings(ctx)
+    ctx.timings.update(timings)
+    return build_verdict(ctx.event, rules_version=ctx.rules.rules_version, findings=findings, materials=unpacked.materials,
+                         videos=videos, documents=documents, timings=ctx.timings, error=error, run_id=run_id)
+
+
+def merge_media(verdict: Verdict, media: dict[str, MediaResult], seconds: float | None) -> list[str]:
+    """Put each video's previews (by path) into the verdict in place; returns the reasons of
+    the videos that have none. The status never changes: previews are not a rule."""
+    reasons = []
+    for video in verdict.videos:
+        result = media.get(video.path)
+        if result is None:
+            continue
+        video.thumbnails, video.renditions, video.media_error = result.thumbnails, result.renditions, result.error
+        if result.error:
+            reasons.append(f"{video.path}: {result.error}")
+    if seconds is not None:
+        verdict.timings["media"] = round(seconds, 3)
+    return reasons
+
+
+def error_detail(stage: str, exc: BaseException) -> dict:
+    """What an `error` verdict says about the failure: the stage and the reason, no traceback."""
+    return {"stage": stage, "type": type(exc).__name__, "reason": str(exc)[:500],
+            "retryable": isinstance(exc, TransientError)}
