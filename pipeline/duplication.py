@@ -153,6 +153,6 @@ def _measure(normal: str, hashes: list[int], fingerprints: set[int], submission_
         if copied:
             matches.append(Match(source, round(copied / total, 4), copied, passages(normal, covered)))
             union = [a or b for a, b in zip(union, covered)]
-    matches.sort(key=lambda m: m.copied_chars, reverse=True)
+    matches.sort(key=lambda m: (-m.copied_chars, m.submission_id))    # ties by id: the same list from any index
     copied = sum(union)
     return DuplicationResult(round(copied / total, 4), total, copied, matches[0].rate if matches else 0.0, matches[:top])

@@ -46,8 +46,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         for part in plan.parts_of(unpacked, event, rules):
             stage = plan.KINDS[part.kind].stage
             progress(stage, unpacked.materials[part.index].path if part.kind != "main_work" else inputs.main_work.name)
-            results.append(plan.run_part(ctx, part, unpacked, inputs))
-            bound.info("part_done", stage=stage, part=part.name, findings=[f.code for f in results[-1].findings])
+            results.append(run_part(ctx, part, unpacked, inputs, bound))
         stage = plan.VERDICT_STAGE
         verdict = plan.decide(ctx, unpacked, results)
     except Exception as exc:  # the pipeline broke: the verdict says so instead of a crash
@@ -57,7 +56,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
     progress("verdict", verdict.status)
     publish(ctx, verdict)
     bound.info("verdict_written", stage="verdict", status=verdict.status, findings=len(verdict.findings))
-    if media and verdict.status != "error":
+    if media:      # every video that decoded gets previews, whatever broke elsewhere (as in the workers)
         started = time.monotonic()
         made = {}
         for result in (r for r in results if plan.wants_media(r)):
@@ -67,6 +66,19 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         plan.merge_media(verdict, made, time.monotonic() - started if made else None)
         publish(ctx, verdict)
     return verdict
+
+
+def run_part(ctx: SubmissionContext, part: plan.PartSpec, unpacked: plan.Unpacked, inputs: plan.Inputs, bound) -> plan.PartResult:
+    """One part; one that breaks is kept as a failed part and the others still run, as in the workers."""
+    stage = plan.KINDS[part.kind].stage
+    try:
+        result = plan.run_part(ctx, part, unpacked, inputs)
+    except Exception as exc:  # our failure, not the teacher's: the verdict will be `error`
+        bound.error("stage_failed", stage=stage, part=part.name, error=type(exc).__name__, reason=str(exc)[:300],
+                    trace=traceback.format_exc(limit=5))
+        return plan.failed_part(part, plan.error_detail(stage, exc))
+    bound.info("part_done", stage=stage, part=part.name, findings=[f.code for f in result.findings])
+    return result
 
 
 def publish(ctx: SubmissionContext, verdict: Verdict) -> None:

@@ -60,6 +60,7 @@ class PartResult(BaseModel):
     video: VideoReport | None = None
     document: DocumentReport | None = None
     main_sha256: str | None = None
+    error: dict | None = None          # the part broke (after its retries): the run's verdict is `error`
 
 
 class MediaResult(BaseModel):
@@ -166,6 +167,11 @@ def run_part(ctx: SubmissionContext, part: PartSpec, unpacked: Unpacked, inputs:
     return PartResult(part=part, timings=timings, **fields)
 
 
+def failed_part(part: PartSpec, error: dict) -> PartResult:
+    """A part that broke: the other parts still count, the verdict says what broke."""
+    return PartResult(part=part, error=error)
+
+
 def wants_media(result: PartResult) -> bool:
     """Previews only for a video ffmpeg could probe and decode."""
     return result.video is not None and result.video.probe is not None and not any(
@@ -174,10 +180,13 @@ def wants_media(result: PartResult) -> bool:
 
 def decide(ctx: SubmissionContext, unpacked: Unpacked | None, results: Iterable[PartResult], *,
            error: dict | None = None, run_id: str | None = None) -> Verdict:
-    """The verdict from the parts, in plan order; with `error`, from whatever parts there are.
+    """The verdict from the parts, in plan order; `error` (or the first part that broke) makes
+    it an `error` verdict that keeps whatever the other parts found.
 
     The topic register is consulted (and this run registered) only when the run completed."""
     unpacked = unpacked or Unpacked()
+    results = list(results)
+    error = error or next((result.error for result in results if result.error is not None), None)
     findings = list(unpacked.findings)
     timings = dict(unpacked.timings)
     videos: list[VideoReport] = []
@@ -213,7 +222,11 @@ def merge_media(verdict: Verdict, media: dict[str, MediaResult], seconds: float 
     return reasons
 
 
-def error_detail(stage: str, exc: BaseException) -> dict:
-    """What an `error` verdict says about the failure: the stage and the reason, no traceback."""
-    return {"stage": stage, "type": type(exc).__name__, "reason": str(exc)[:500],
-            "retryable": isinstance(exc, TransientError)}
+def error_detail(stage: str, exc: BaseException | None = None, *, error_type: str | None = None, reason: str = "",
+                 retryable: bool | None = None) -> dict:
+    """What an `error` verdict says about the failure: the stage, the exception's class and
+    message (from `exc`, or as the workers read them off a failed message), no traceback."""
+    if exc is not None:
+        error_type, reason = type(exc).__name__, str(exc)
+        retryable = isinstance(exc, TransientError) if retryable is None else retryable
+    return {"stage": stage, "type": error_type or "Error", "reason": reason[:500], "retryable": bool(retryable)}

@@ -53,6 +53,7 @@ def _part_actor(kind: plan.PartKind) -> dramatiq.Actor:
 
 
 PART_ACTORS = {kind.kind: _part_actor(kind) for kind in plan.PART_KINDS}
+PART_OF_ACTOR = {kind.actor: kind.kind for kind in plan.PART_KINDS}
 
 
 @dramatiq.actor(**_options(plan.VERDICT_STAGE))
@@ -69,14 +70,24 @@ def deliver_callback(submission_id: str, run_id: str) -> None:
 
 @dramatiq.actor(**actor_options("failed"))
 def stage_gave_up(message: dict, retry_info: dict) -> None:
-    """Retries exhausted on a stage: an `error` verdict for that run, saying what broke."""
+    """Retries exhausted: a part is kept as failed (the run still decides, `error`); the
+    unpack or the verdict stage gets its `error` verdict now. Both say what broke."""
     args = message.get("args") or []
-    if len(args) >= 2:
-        stage = STAGES.get(message.get("actor_name", ""), message.get("actor_name", "?"))
-        error_type, reason = last_exception(message.get("options", {}).get("traceback", ""))
-        retries = retry_info.get("retries", 0)
-        flow.fail_run(args[0], args[1], stage, reason or f"{stage} gave up after {retries} retries",
-                      error_type=error_type or "RetriesExhausted", retryable=retries >= (retry_info.get("max_retries") or 0))
+    if len(args) < 2:
+        return
+    actor_name = message.get("actor_name", "")
+    stage = STAGES.get(actor_name, actor_name or "?")
+    error_type, reason = last_exception(message.get("options", {}).get("traceback", ""))
+    retries = retry_info.get("retries", 0)
+    error = plan.error_detail(stage, error_type=error_type or "RetriesExhausted",
+                              reason=reason or f"{stage} gave up after {retries} retries",
+                              retryable=retries >= (retry_info.get("max_retries") or 0))
+    kind = PART_OF_ACTOR.get(actor_name)
+    if kind is not None and len(args) >= 3:
+        if flow.part_gave_up(args[0], args[1], kind, args[2], error):
+            decide_verdict.send(args[0], args[1])
+    else:
+        flow.fail_run(args[0], args[1], stage, error["reason"], error_type=error["type"], retryable=error["retryable"])
 
 
 def _media_options() -> dict:

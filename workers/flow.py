@@ -162,6 +162,18 @@ class Flow:
         self.store.put_json(ctx.layout.part_result(run_id, part.name), result.model_dump(mode="json"))
         return self.state.part_done(submission_id, run_id, part.name), wants_media
 
+    def part_gave_up(self, submission_id: str, run_id: str, kind: str, index: int, error: dict) -> bool:
+        """A part out of retries is stored as failed and counts as done: the run still decides,
+        with an `error` verdict that keeps the other parts. True when it was the last part."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return False
+        part = plan.PartSpec(kind=kind, index=index)
+        stored = self._result(ctx, run_id, part.name)
+        if stored is None or stored.error is not None:     # a copy that succeeded stands
+            self.store.put_json(ctx.layout.part_result(run_id, part.name), plan.failed_part(part, error).model_dump(mode="json"))
+        return self.state.part_done(submission_id, run_id, part.name)
+
     def decide(self, submission_id: str, run_id: str) -> Decided | None:
         """Apply the rules over every part and write the verdict; announce it once per run."""
         ctx = self.context(submission_id, run_id)
@@ -208,12 +220,13 @@ class Flow:
 
     def fail_run(self, submission_id: str, run_id: str, stage: str, reason: str, *, error_type: str = "RetriesExhausted",
                  retryable: bool = False) -> dict | None:
-        """After a stage gave up: an `error` verdict with what the parts before it found."""
+        """After the unpack or the verdict stage gave up, or the reconciler gave up on a lost
+        message: an `error` verdict now, with what the parts stored so far found."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
             return None
         unpacked, results = self._gather(ctx, run_id, complete=False)
-        error = {"stage": stage, "type": error_type, "reason": reason[:500], "retryable": retryable}
+        error = plan.error_detail(stage, error_type=error_type, reason=reason, retryable=retryable)
         return self.publish(ctx, run_id, plan.decide(ctx, unpacked, results, error=error, run_id=run_id))
 
     # previews ---------------------------------------------------------------

@@ -52,7 +52,7 @@ class LocalState(ActivityState):
         for sid, count in self._grouped("SELECT sid, count(*) FROM fps WHERE hash IN ({marks}) AND sid != ? GROUP BY sid",
                                         sorted(fingerprints), exclude):
             counts[sid] = counts.get(sid, 0) + count
-        return [sid for sid, _ in sorted(counts.items(), key=lambda kv: -kv[1]) if sid in earlier][:limit]
+        return [sid for sid, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if sid in earlier][:limit]
 
     def document_frequency(self, fingerprints):
         frequency: dict[int, int] = {}

@@ -57,7 +57,7 @@ class RedisState(ActivityState):
             for sid in set(sids):
                 if sid != exclude:
                     counts[sid] = counts.get(sid, 0) + 1
-        ranked = sorted(counts, key=lambda sid: -counts[sid])
+        ranked = sorted(counts, key=lambda sid: (-counts[sid], sid))
         own = self.r.zscore(f"{PREFIX}first-seen", exclude) or time.time()
         seen = self.r.zmscore(f"{PREFIX}first-seen", ranked) if ranked else []
         return [sid for sid, when in zip(ranked, seen) if when is not None and when < own][:limit]

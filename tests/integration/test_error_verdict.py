@@ -24,6 +24,7 @@ def test_a_broken_stage_gives_an_error_verdict(tmp_path, rules, monkeypatch, ffm
     assert verdict.error["stage"] == "video" and "probe machinery broke" in verdict.error["reason"]
     written = json.loads((tmp_path / "out" / "verdict.json").read_text())
     assert written["status"] == "error" and written["materials"]
+    assert written["documents"], "the parts after the one that broke still ran"
 
 
 def test_exit_code_is_2_for_an_error_verdict():

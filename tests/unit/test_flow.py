@@ -145,7 +145,8 @@ def test_a_stage_that_breaks_gives_an_error_verdict_that_says_what_broke(actors,
     verdict = stored_verdict(deployment, "flow-broken")
     assert verdict["status"] == "error"
     assert verdict["error"] == {"stage": "document", "type": "KeyError", "reason": "'form_fields'", "retryable": False}
-    assert len(verdict["materials"]) == 3, "what was unpacked stays in the error verdict"
+    assert len(verdict["materials"]) == 3 and verdict["videos"][0]["probe"], "the parts that worked stay in the error verdict"
+    assert verdict["videos"][0]["renditions"], "a video that worked gets its previews, as in the embedded mode"
     assert [n["status"] for n in deployment.state.notices("flow-broken") if n["kind"] == "verdict"] == ["error"]
 
 
