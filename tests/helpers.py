@@ -75,3 +75,18 @@ def save_as(source: Path, target_ext: str) -> Path:
     produced = outdir / f"{source.stem}.{target_ext}"
     assert produced.is_file(), f"LibreOffice produced no {target_ext}"
     return produced
+
+
+def comparable_verdict(verdict: dict) -> dict:
+    """What two modes' verdicts must share: everything but object keys, the run id, times and
+    timestamps (the timing keys stay)."""
+    out = json.loads(json.dumps(verdict))
+    out.pop("created_at")
+    out.pop("run_id")
+    out["timings"] = sorted(out["timings"])
+    for material in out["materials"]:
+        material.pop("key")
+    for video in out["videos"]:
+        video["renditions"] = sorted(video["renditions"])
+        video["thumbnails"] = sorted(video["thumbnails"])
+    return out

@@ -8,14 +8,13 @@ topic checks see the same earlier submissions."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
 
 from pipeline.sample import VideoSpec
-from tests.helpers import run_check, sample
+from tests.helpers import comparable_verdict, run_check, sample
 from tests.services import stop_process
 from tests.integration.test_distributed import add_event, cluster, notices, processes, verdict_of, wait_for  # noqa: F401
 
@@ -31,22 +30,8 @@ CASES = {
 }
 
 
-def comparable(verdict: dict) -> dict:
-    """What must be equal: everything but object keys, the run id, times and timestamps."""
-    out = json.loads(json.dumps(verdict))
-    out.pop("created_at")
-    out.pop("run_id")
-    out["timings"] = sorted(out["timings"])
-    for material in out["materials"]:
-        material.pop("key")
-    for video in out["videos"]:
-        video["renditions"] = sorted(video["renditions"])
-        video["thumbnails"] = sorted(video["thumbnails"])
-    return out
-
-
 def assert_same(distributed: dict, embedded: dict, name: str) -> None:
-    ours, theirs = comparable(distributed), comparable(embedded)
+    ours, theirs = comparable_verdict(distributed), comparable_verdict(embedded)
     for field in sorted(set(ours) | set(theirs)):
         assert ours.get(field) == theirs.get(field), (name, field)
 

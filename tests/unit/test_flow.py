@@ -4,7 +4,6 @@ in a local folder, the run state and the activity state in SQLite, media made by
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
 import sys
 
@@ -17,7 +16,7 @@ from pipeline.embedded import check_submission
 from pipeline.models import parse_event
 from pipeline.state.local import LocalState
 from pipeline.storage import LocalStore
-from tests.helpers import sample
+from tests.helpers import comparable_verdict, sample
 from workers.state_local import LocalRunState
 
 
@@ -78,19 +77,6 @@ def stored_verdict(flow, sid: str) -> dict:
     return flow.store.get_json(f"verdicts/{sid}.json")
 
 
-def comparable(verdict: dict) -> dict:
-    """A verdict without what differs by mode by design: object keys, times, run id."""
-    out = json.loads(json.dumps(verdict))
-    for key in ("created_at", "run_id", "timings"):
-        out.pop(key)
-    for material in out["materials"]:
-        material.pop("key")
-    for video in out["videos"]:
-        video["renditions"] = sorted(video["renditions"])
-        video["thumbnails"] = sorted(video["thumbnails"])
-    return out
-
-
 def test_a_submission_through_the_actors_gets_the_embedded_verdict(actors, deployment, tmp_path):
     event, run_id = submit(actors, deployment, tmp_path, "flow-pass")
     drain(actors.broker)
@@ -103,7 +89,7 @@ def test_a_submission_through_the_actors_gets_the_embedded_verdict(actors, deplo
 
     embedded = check_submission(parse_event(event), tmp_path / "uploads" / "flow-pass.zip", tmp_path / "embedded",
                                 deployment.rules, state_dir=tmp_path / "embedded-activity")
-    assert comparable(verdict) == comparable(embedded.model_dump(mode="json"))
+    assert comparable_verdict(verdict) == comparable_verdict(embedded.model_dump(mode="json"))
     assert sorted(verdict["timings"]) == sorted(embedded.timings)
     assert deployment.state.inflight("verdict") == [] and deployment.state.inflight("media") == []
 
@@ -119,7 +105,7 @@ def test_a_redelivered_part_gives_the_same_verdict_and_no_second_notice(actors, 
     drain(actors.broker)
     again = stored_verdict(deployment, "flow-again")
     assert [n["kind"] for n in deployment.state.notices("flow-again")] == ["verdict", "media"]
-    assert comparable(again) == comparable(first)
+    assert comparable_verdict(again) == comparable_verdict(first)
 
 
 def test_a_message_of_a_superseded_run_is_dropped(actors, deployment, tmp_path):
