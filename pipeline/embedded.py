@@ -93,7 +93,7 @@ def make_media(ctx: SubmissionContext, material: Material, result: plan.PartResu
     try:
         return plan.MediaResult(thumbnails=previews.make_thumbnails(ctx.store, ctx.layout, material, probe),
                                 renditions=previews.make_rendition(ctx.store, ctx.layout, material, probe,
-                                                                threads=ctx.ffmpeg_threads))
+                                                                   threads=ctx.ffmpeg_threads, spec=previews.spec_for(result.video)))
     except (ffmpeg.FFmpegError, PermanentError, OSError) as exc:
         log.warning("media_failed", submission_id=ctx.event.submission_id, stage="media", path=material.path,
                     error=type(exc).__name__, stderr_tail=getattr(exc, "stderr_tail", "")[-500:])

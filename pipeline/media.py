@@ -11,11 +11,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from . import ffmpeg, thumbnails, transcode
 from .errors import PermanentError
-from .models import Material, VideoProbe
+from .models import Material, VideoProbe, VideoReport
 from .probe import tool_source
 from .storage import ObjectStore
 from .layout import Layout
@@ -68,6 +69,12 @@ def make_rendition(store: ObjectStore, layout: Layout, material: Material, probe
         transcode.encode_single(source, _demuxer(probe), out, spec, sample_aspect=probe.sample_aspect_ratio, fps=probe.fps,
                                 has_audio=bool(probe.audio), duration_s=probe.duration_s or 0.0, threads=threads)
         return {"720p": _put(store, layout.rendition(material.sha256), out)}
+
+
+def spec_for(report: VideoReport, spec: transcode.RenditionSpec = SPEC) -> transcode.RenditionSpec:
+    """The rendition of this video: deinterlaced when the QC pass found it interlaced."""
+    fields = report.qc.interlace if report.qc else None
+    return replace(spec, deinterlace=fields.deinterlace if fields else None)
 
 
 def segment_count(probe: VideoProbe, spec: transcode.RenditionSpec = SPEC) -> int:

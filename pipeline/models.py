@@ -152,6 +152,7 @@ class VideoProbe(BaseModel):
     audio: list[AudioStream] = Field(default_factory=list)
     subtitle_streams: list[SubtitleStream] = Field(default_factory=list)
     faststart: bool = False
+    field_order: str | None = None       # progressive | tt | bb | tb | bt | interlaced (order unknown)
     probed_with: list[str] = Field(default_factory=list)
     disagreements: dict[str, Any] = Field(default_factory=dict)
 
@@ -165,6 +166,66 @@ class Segment(BaseModel):
         return self.end - self.start
 
 
+class ActivePicture(BaseModel):
+    """The picture inside black bars (cropdetect, in analysis pixels), and how much of the time it holds."""
+
+    width: int
+    height: int
+    x: int
+    y: int
+    frame_width: int
+    frame_height: int
+    area_share: float          # of the frame
+    time_share: float          # of the sampled seconds with a picture
+    samples: int
+
+
+class Loudness(BaseModel):
+    """EBU R128 over the whole soundtrack; clipped: 100 ms stretches at full scale."""
+
+    integrated_lufs: float | None = None
+    true_peak_dbtp: float | None = None
+    loudness_range_lu: float | None = None
+    clipped: list[Segment] = Field(default_factory=list)
+
+
+class Interlace(BaseModel):
+    """idet's multi-frame verdict over the first frames, and the container's field order."""
+
+    tff: int = 0
+    bff: int = 0
+    progressive: int = 0
+    undetermined: int = 0
+    field_order: str | None = None
+    interlaced: bool = False             # the content is interlaced (idet), whatever the flag says
+
+    @property
+    def interlaced_share(self) -> float:
+        decided = self.tff + self.bff + self.progressive
+        return (self.tff + self.bff) / decided if decided else 0.0
+
+    @property
+    def flagged(self) -> bool:
+        """The container says interlaced."""
+        return self.field_order not in (None, "progressive")
+
+    @property
+    def deinterlace(self) -> str | None:
+        """How the preview is deinterlaced: every frame, only frames flagged interlaced, or not at all."""
+        return "all" if self.interlaced else ("interlaced" if self.flagged else None)
+
+
+class Upscale(BaseModel):
+    """The picture's native size estimated from sampled frames (pipeline/upscale.py)."""
+
+    native_width: int | None = None
+    native_height: int | None = None
+    agreeing_share: float = 0.0
+    score: float | None = None           # median knee of the agreeing frames (1 = native, >1.5 upscaled)
+    frames: int = 0                      # frames with enough detail to judge
+    method: str = "rescale_knee"
+
+
 class QcResult(BaseModel):
     black: list[Segment] = Field(default_factory=list)
     frozen: list[Segment] = Field(default_factory=list)
@@ -174,6 +235,10 @@ class QcResult(BaseModel):
     shaky_share: float | None = None
     analysed_s: float | None = None
     decode_errors: int = 0
+    active: ActivePicture | None = None
+    loudness: Loudness | None = None
+    interlace: Interlace | None = None
+    upscale: Upscale | None = None
 
 
 class SubtitleReport(BaseModel):

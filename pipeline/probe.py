@@ -182,8 +182,13 @@ def from_mediainfo(tracks: list[dict]) -> dict[str, Any]:
             variable_fps=(video.get("frame_rate_mode") == "VFR"), frame_count=_int(video.get("frame_count")),
             video_duration_s=(_num(video.get("duration")) or 0) / 1000 or None,
             pix_fmt=_pix_fmt(video),
+            field_order=_MEDIAINFO_SCAN.get(str(video.get("scan_type") or "").lower()),
         )
     return out
+
+
+# mediainfo's scan type in ffprobe's field_order words (the order itself is ffprobe's to tell)
+_MEDIAINFO_SCAN = {"progressive": "progressive", "interlaced": "interlaced", "mbaff": "interlaced"}
 
 
 def _pix_fmt(video: dict) -> str | None:
@@ -224,6 +229,7 @@ def from_ffprobe(data: dict) -> dict[str, Any]:
             fps=avg or real, variable_fps=bool(avg and real and abs(avg - real) > 0.01 * real),
             frame_count=_int(video.get("nb_frames")), video_duration_s=_num(video.get("duration")),
             pix_fmt=video.get("pix_fmt"),
+            field_order=video.get("field_order") if video.get("field_order") not in (None, "unknown") else None,
         )
     return out
 
@@ -354,4 +360,5 @@ def probe_video(store: ObjectStore, key: str, *, timeout_s: float = 60) -> Video
         pix_fmt=merged.get("pix_fmt"), audio=merged.get("audio") or [], subtitle_streams=merged.get("subtitles") or [],
         probed_with=probed_with, disagreements=disagreements,
         faststart=bool(boxes and boxes["faststart"]),
+        field_order=second.get("field_order") or primary.get("field_order"),
     )

@@ -1,7 +1,11 @@
-"""One decode pass per video: black, frozen and silent stretches, and camera shake.
+"""One decode pass per video: black, frozen and silent stretches, camera shake, black bars,
+loudness and clipping, and interlacing.
 
 The picture is scaled down first (analysis_width), then blackdetect, freezedetect and
-vidstabdetect run on it while silencedetect runs on the audio, all in one ffmpeg process.
+vidstabdetect run on it, and cropdetect on one frame per second of it; idet sees the first
+full-size frames (fields do not survive scaling); the audio goes through ebur128 (integrated
+loudness, true peak), silencedetect and a per-100 ms sample peak for clipping. All in one
+ffmpeg process: the video is decoded once.
 Shake is measured from vidstabdetect's local motion vectors: the frame's global motion is
 their median, and jitter is what remains after a short moving average, so a smooth pan or a
 tripod shot scores near zero and a hand-held walk does not.
@@ -9,6 +13,7 @@ tripod shot scores near zero and a hand-held walk does not.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import statistics
@@ -18,7 +23,7 @@ from pathlib import Path
 from .ruleset import QcRules
 
 from . import ffmpeg
-from .models import QcResult, Segment
+from .models import ActivePicture, Interlace, Loudness, QcResult, Segment
 
 _BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)")
 _FREEZE_START = re.compile(r"freeze_start:\s*([\d.]+)")
@@ -27,20 +32,36 @@ _SILENCE_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end:\s*([\d.]+)")
 _LM = re.compile(r"\(LM (-?\d+) (-?\d+) ")
 _DECODE_ERROR = re.compile(r"error while decoding|corrupt|Invalid NAL|concealing", re.I)
+_CROP = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+) w:(-?\d+) h:(-?\d+) x:(-?\d+) y:(-?\d+) .*?t:([\d.]+)")
+_IDET = re.compile(r"Multi frame detection: TFF:\s*(\d+)\s+BFF:\s*(\d+)\s+Progressive:\s*(\d+)\s+Undetermined:\s*(\d+)")
+_LUFS = re.compile(r"^\s*I:\s+(-?[\d.]+) LUFS")
+_LRA = re.compile(r"^\s*LRA:\s+(-?[\d.]+) LU")
+_TRUE_PEAK = re.compile(r"^\s*Peak:\s+(-?[\d.]+|-inf) dBFS")
+_PEAK_LEVEL = re.compile(r"Peak_level=(-?[\d.]+|-inf)")
+_PTS_TIME = re.compile(r"pts_time:(-?[\d.]+)")
+PEAK_FRAME_S = 0.1
 MAX_EVENTS = 10_000
 MAX_TRF_FRAMES = 400_000
 
 
-def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, threads: int = 0) -> list[str]:
+def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, peaks_path: Path,
+               threads: int = 0) -> list[str]:
     """The single-pass QC command line (pure: no ffmpeg is run here)."""
-    video = (f"[0:V:0]scale={rules.analysis_width}:-2:flags=fast_bilinear,"
-             f"blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
+    video = (f"[0:V:0]split=2[full][fields];"
+             f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;"
+             f"[full]scale={rules.analysis_width}:-2:flags=fast_bilinear,split=2[picture][crop];"
+             f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1,nullsink;"
+             f"[picture]blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
              f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
              f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
     graph = video
     maps = ["-map", "[v]"]
     if has_audio:
-        graph += f";[0:a:0]silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s}[a]"
+        samples = int(48000 * PEAK_FRAME_S)
+        graph += (f";[0:a:0]ebur128=peak=true:framelog=verbose,"
+                  f"silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s},"
+                  f"aresample=48000,asetnsamples=n={samples}:p=0,astats=metadata=1:reset=1:measure_perchannel=none,"
+                  f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}[a]")
         maps += ["-map", "[a]"]
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads),
             *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]
@@ -76,6 +97,77 @@ def parse_events(lines: list[str], duration_s: float) -> tuple[list[Segment], li
     if silence_open is not None and duration_s > silence_open:
         silent.append(Segment(start=silence_open, end=duration_s))
     return black, frozen, silent, errors
+
+
+def active_picture(lines: list[str], frame_width: int, frame_height: int, rules: QcRules) -> ActivePicture | None:
+    """The picture inside black bars, from cropdetect's once-a-second lines.
+
+    Dark samples (no picture found) do not count. Bars must be even on both sides, as
+    padding makes them: a dark blackboard along one edge is not a bar."""
+    rects = []
+    for line in lines:
+        if len(rects) >= MAX_EVENTS:
+            break
+        if match := _CROP.search(line):
+            _x1, _x2, _y1, _y2, w, h, x, y = (int(v) for v in match.groups()[:8])
+            if w >= frame_width * 0.1 and h >= frame_height * 0.1:
+                rects.append((w, h, x, y))
+    if not rects or frame_width <= 0 or frame_height <= 0:
+        return None
+    w, h, x, y = (int(statistics.median(r[i] for r in rects)) for i in range(4))
+    w, h = min(w, frame_width), min(h, frame_height)
+    area = frame_width * frame_height
+
+    def barred(rect) -> bool:
+        rw, rh, rx, ry = rect
+        return rw * rh / area < rules.bars_max_area_share and _centred(rw, rx, frame_width) and _centred(rh, ry, frame_height)
+
+    return ActivePicture(width=w, height=h, x=x, y=y, frame_width=frame_width, frame_height=frame_height,
+                         area_share=round(w * h / area, 4), time_share=round(sum(map(barred, rects)) / len(rects), 4),
+                         samples=len(rects))
+
+
+def _centred(size: int, offset: int, frame: int) -> bool:
+    """Padding puts the picture in the middle: the two bars differ by a few pixels at most."""
+    return abs(offset - (frame - offset - size)) <= 0.02 * frame + 4
+
+
+def loudness(lines: list[str], peak_lines, rules: QcRules) -> Loudness:
+    """ebur128's summary (the last one ffmpeg printed) and the stretches whose sample peak is
+    at full scale (clipping), merged across 100 ms frames."""
+    result = Loudness()
+    for line in lines:
+        if match := _LUFS.search(line):
+            result.integrated_lufs = float(match[1])
+        elif match := _LRA.search(line):
+            result.loudness_range_lu = float(match[1])
+        elif match := _TRUE_PEAK.search(line):
+            result.true_peak_dbtp = None if match[1] == "-inf" else float(match[1])
+    clipped: list[Segment] = []
+    when = None
+    for line in peak_lines:
+        if match := _PTS_TIME.search(line):
+            when = max(0.0, float(match[1]))
+        elif (match := _PEAK_LEVEL.search(line)) and when is not None:
+            if match[1] != "-inf" and float(match[1]) >= rules.clip_peak_dbfs:
+                if clipped and when - clipped[-1].end <= PEAK_FRAME_S * 1.5:
+                    clipped[-1] = Segment(start=clipped[-1].start, end=round(when + PEAK_FRAME_S, 3))
+                elif len(clipped) < MAX_EVENTS:
+                    clipped.append(Segment(start=round(when, 3), end=round(when + PEAK_FRAME_S, 3)))
+            when = None
+    result.clipped = clipped
+    return result
+
+
+def interlace(lines: list[str], field_order: str | None, rules: QcRules) -> Interlace:
+    """idet's multi-frame counts (its last summary: ffmpeg prints one per graph it built)."""
+    counts = (0, 0, 0, 0)
+    for line in lines:
+        if match := _IDET.search(line):
+            counts = tuple(int(v) for v in match.groups())
+    result = Interlace(tff=counts[0], bff=counts[1], progressive=counts[2], undetermined=counts[3], field_order=field_order)
+    result.interlaced = result.interlaced_share >= rules.interlaced_min_share
+    return result
 
 
 def drop_frozen_inside_black(frozen: list[Segment], black: list[Segment], slack: float = 0.5) -> list[Segment]:
@@ -133,8 +225,13 @@ def shake_measure(motions: list[tuple[float, float] | None], fps: float, width: 
 
 
 def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | None, has_audio: bool, rules: QcRules,
-           aspect: float = 16 / 9, work_dir: Path | None = None, threads: int = 0) -> tuple[QcResult, float]:
+           aspect: float = 16 / 9, frame_size: tuple[int, int] | None = None, field_order: str | None = None,
+           work_dir: Path | None = None, threads: int = 0) -> tuple[QcResult, float]:
     """Run the QC pass on a video the probe has already accepted.
+
+    Args:
+        aspect: the displayed aspect (shake is measured on the displayed diagonal).
+        frame_size: the stored width and height (cropdetect sees the picture scaled from them).
 
     Returns:
         The result and the CPU seconds the pass took (a timing, kept out of the result).
@@ -144,17 +241,27 @@ def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | 
     """
     tmp = Path(tempfile.mkdtemp(prefix="qc-", dir=work_dir))
     try:
-        trf = tmp / "motion.trf"
-        cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, threads=threads)
+        trf, peaks = tmp / "motion.trf", tmp / "peaks.txt"
+        cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, peaks_path=peaks, threads=threads)
         timeout = duration_s * rules.timeout_factor + 60
         result = ffmpeg.run(cmd, timeout_s=timeout, keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
-        black, frozen, silent, errors = parse_events(result.stderr_lines, duration_s)
+        lines = result.stderr_lines
+        black, frozen, silent, errors = parse_events(lines, duration_s)
         motions = parse_trf(trf.open(encoding="ascii", errors="replace")) if trf.exists() else []
         width = rules.analysis_width
         height = int(round(width / aspect)) if aspect > 0 else width
         score, share, shaky = shake_measure(motions, fps or 25.0, width, height, rules)
+        stored_w, stored_h = frame_size or (width, height)
+        scaled_h = 2 * int(round(width * stored_h / stored_w / 2)) if stored_w else height
+        sound = None
+        if has_audio:
+            with peaks.open(encoding="ascii", errors="replace") if peaks.exists() else contextlib.nullcontext([]) as peak_lines:
+                sound = loudness(lines, peak_lines, rules)
         qc = QcResult(black=black, frozen=drop_frozen_inside_black(frozen, black), silent=silent, shaky=shaky,
-                      shake_score=score, shaky_share=share, analysed_s=round(duration_s, 3), decode_errors=errors)
+                      shake_score=score, shaky_share=share, analysed_s=round(duration_s, 3), decode_errors=errors,
+                      active=active_picture(lines, width, scaled_h, rules), loudness=sound,
+                      interlace=interlace(lines, field_order, rules))
         return qc, result.cpu_s
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+

@@ -103,9 +103,58 @@ def _aspect_text(width: int, height: int) -> str:
     return ratio if len(ratio) <= 7 else f"{width / height:.2f}:1"
 
 
-def check_qc(path: str, qc: QcResult, rules: Rules) -> list[Finding]:
-    """QC findings with their time ranges in `detail`."""
+_NAMED_ASPECTS = ((4 / 3, "4:3"), (16 / 9, "16:9"), (1.85, "1.85:1"), (2.35, "2.35:1"), (2.39, "2.39:1"), (1.0, "1:1"),
+                  (9 / 16, "9:16"), (3 / 4, "3:4"), (5 / 4, "5:4"), (16 / 10, "16:10"))
+
+
+def _named_aspect(ratio: float) -> str:
+    """The aspect a reviewer would name (4:3, 2.35:1 ...), within 3%; else the ratio itself."""
+    nearest, name = min(_NAMED_ASPECTS, key=lambda item: abs(item[0] - ratio))
+    return name if abs(nearest - ratio) <= 0.03 * nearest else f"{ratio:.2f}:1"
+
+
+def check_picture_and_sound(path: str, qc: QcResult, rules: Rules, probe: VideoProbe | None) -> list[Finding]:
+    """What metadata cannot tell: black bars, loudness and clipping, interlacing, upscaling."""
     findings = []
+    active = qc.active
+    if active and active.area_share < rules.qc.bars_max_area_share and active.time_share >= rules.qc.bars_min_time_share:
+        sar = (probe.sample_aspect_ratio if probe and probe.sample_aspect_ratio else 1.0)
+        aspect = _named_aspect(active.width * sar / active.height) if active.height else "未知"
+        kind = "左右" if active.width < active.frame_width * 0.98 else "上下"
+        findings.append(make_finding("VIDEO_BLACK_BARS", path, area_pct=active.area_share * 100, time_pct=active.time_share * 100,
+                                     aspect_text=aspect, sides=kind, active=[active.x, active.y, active.width, active.height],
+                                     frame=[active.frame_width, active.frame_height]))
+    sound = qc.loudness
+    if sound and sound.integrated_lufs is not None and -70 < sound.integrated_lufs < rules.qc.quiet_lufs:
+        findings.append(make_finding("AUDIO_TOO_QUIET", path, lufs=sound.integrated_lufs, limit_lufs=rules.qc.quiet_lufs,
+                                     true_peak_dbtp=sound.true_peak_dbtp))
+    if sound and sum(s.duration for s in sound.clipped) >= rules.qc.clip_min_s:
+        ranges = [[round(s.start, 2), round(s.end, 2)] for s in sound.clipped]
+        findings.append(make_finding("AUDIO_CLIPPED", path, count=len(ranges), total_s=round(sum(s.duration for s in sound.clipped), 2),
+                                     ranges=ranges[:50], true_peak_dbtp=sound.true_peak_dbtp, lufs=sound.integrated_lufs,
+                                     first_text=f"{format_duration(sound.clipped[0].start)}至{format_duration(sound.clipped[0].end)}"))
+    fields = qc.interlace
+    if fields and (fields.interlaced or fields.flagged):
+        # Interlaced content is not the 1080p (progressive) the notice asks for: warn. A file only
+        # flagged interlaced whose frames are progressive is said for information.
+        decided = fields.tff + fields.bff + fields.progressive
+        evidence = (f"为隔行扫描（抽查{decided}帧中{fields.tff + fields.bff}帧为隔行）" if fields.interlaced
+                    else f"标记为隔行扫描（{fields.field_order}），但抽查的{decided}帧画面为逐行")
+        findings.append(make_finding("VIDEO_INTERLACED", path, severity="warn" if fields.interlaced else "info",
+                                     evidence_text=evidence, field_order=fields.field_order, tff=fields.tff, bff=fields.bff,
+                                     progressive=fields.progressive, share=round(fields.interlaced_share, 3)))
+    upscale = qc.upscale
+    if upscale and upscale.native_height and probe is not None:
+        findings.append(make_finding("VIDEO_UPSCALED", path, width=probe.width, height=probe.height,
+                                     native_width=upscale.native_width, native_height=upscale.native_height,
+                                     share_pct=upscale.agreeing_share * 100, score=upscale.score, frames=upscale.frames,
+                                     method=upscale.method))
+    return findings
+
+
+def check_qc(path: str, qc: QcResult, rules: Rules, probe: VideoProbe | None = None) -> list[Finding]:
+    """QC findings with their time ranges in `detail`."""
+    findings = check_picture_and_sound(path, qc, rules, probe)
     for code, segments in (("VIDEO_BLACK_SEGMENTS", qc.black), ("VIDEO_FROZEN_SEGMENTS", qc.frozen),
                            ("AUDIO_SILENT_SEGMENTS", qc.silent)):
         if segments:

@@ -107,6 +107,28 @@ class QcRules(_Frozen):
     shake_threshold: float
     shake_min_share: float
     timeout_factor: float
+    crop_sample_fps: float
+    crop_black_limit: float
+    bars_max_area_share: float
+    bars_min_time_share: float
+    idet_frames: int
+    interlaced_min_share: float
+    quiet_lufs: float
+    clip_peak_dbfs: float
+    clip_min_s: float
+
+
+class UpscaleRules(_Frozen):
+    min_height: int                  # only pictures at least this tall are checked (the 1080p claim)
+    candidate_sizes: list[tuple[int, int]]   # (width, height) an editing app scales up from
+    samples: int
+    keyframes_from_s: float          # videos at least this long are sampled at keyframes only
+    min_frames: int                  # frames with detail needed before anything is said
+    min_detail: float                # a frame whose coarsest round trip loses less (8-bit MSE) is too flat to judge
+    knee_threshold: float            # vertical knee at the candidate: 1 native, >1.5 upscaled
+    cross_threshold: float           # the horizontal knee at the matching width must agree
+    min_agreeing_share: float
+    timeout_s: float
 
 
 class SubtitleRules(_Frozen):
@@ -178,6 +200,7 @@ class Rules(_Frozen):
     authors: AuthorRules
     video: VideoRules
     qc: QcRules
+    upscale: UpscaleRules
     subtitles: SubtitleRules
     duplication: DuplicationRules
     topics: TopicRules

@@ -19,11 +19,12 @@ from .classify import WEAK_SOURCES, analysis_limited, classify_materials
 from .documents import Content, ContentReader, analyse_document, pdf_form_rows, xlsx_rows
 from .errors import InputVanishedError, PermanentError
 from .findings import make_finding
-from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Verdict, VideoProbe,
+from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Upscale, Verdict, VideoProbe,
                      VideoReport)
 from . import ffmpeg
 from .probe import blame_tool_failure, probe_video, tool_source
 from .qc import run_qc
+from .upscale import estimate_native_size
 from .subtitles import detect_subtitles
 from .storage import ObjectStore
 from .unpack import UnpackResult, unpack_archive
@@ -178,7 +179,8 @@ def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool =
             report.qc = quality_check(ctx, material, report.probe)
         except PermanentError as exc:
             return report, findings + [_unreadable(material, exc)]
-        findings += rulebook.check_qc(material.path, report.qc, ctx.rules)
+        report.qc.upscale = native_size(ctx, material, report.probe, report.qc)
+        findings += rulebook.check_qc(material.path, report.qc, ctx.rules, report.probe)
         report.subtitles = find_subtitles(ctx, material, report.probe, materials or [material])
         findings += rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules)
     return report, findings
@@ -220,6 +222,7 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
         try:
             qc, cpu_s = run_qc(source, demuxer, duration_s=probe.duration_s or 0.0, fps=probe.fps, has_audio=bool(probe.audio),
                                rules=ctx.rules.qc, aspect=(probe.display_width or 16) / (probe.display_height or 9),
+                               frame_size=(probe.width or 0, probe.height or 0), field_order=probe.field_order,
                                threads=ctx.ffmpeg_threads)
             ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
             return qc
@@ -229,6 +232,25 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
             blame_tool_failure(ctx.store, material.key, exc)
             reason = "解码超时" if exc.timed_out else "视频数据无法解码"
             raise PermanentError(f"qc failed: {exc}", code="VIDEO_UNREADABLE", detail={"reason": reason}) from exc
+
+
+def native_size(ctx: SubmissionContext, material: Material, probe: VideoProbe, qc: QcResult) -> Upscale | None:
+    """The upscale estimate of a picture that claims 1080 lines; interlaced pictures are left
+    alone (their fields are not a picture's lines). Evidence only: a failure is logged, never raised."""
+    rules = ctx.rules.upscale
+    if (probe.height or 0) < rules.min_height or (qc.interlace and (qc.interlace.interlaced or qc.interlace.flagged)):
+        return None
+    with ctx.timed("upscale"), tool_source(ctx.store, material.key) as source:
+        try:
+            estimate, cpu_s = estimate_native_size(source, ffmpeg.DEMUXERS.get(probe.container or ""), width=probe.width,
+                                                   height=probe.height, duration_s=probe.duration_s or 0.0, rules=rules,
+                                                   threads=ctx.ffmpeg_threads or 1)
+        except ffmpeg.FFmpegError as exc:
+            blame_tool_failure(ctx.store, material.key, exc)
+            log.warning("upscale_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-300:])
+            return None
+    ctx.timings["upscale_cpu"] = ctx.timings.get("upscale_cpu", 0.0) + cpu_s
+    return estimate
 
 
 def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentReport, list[Finding]]:

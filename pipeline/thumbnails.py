@@ -2,9 +2,10 @@
 
 Poster: ffmpeg's `thumbnail` filter picks the most representative frame of a short run at
 several points of the video; among those candidates the one whose small JPEG is largest wins
-(black, flat or blurred frames compress to little). Storyboard: a 10x10 sprite of 160x90
-tiles, one every duration/100 seconds, from keyframes only, with a WebVTT track (#xywh=) that
-players use for previews while scrubbing.
+(black, flat or blurred frames compress to little). Storyboard: a sprite of 160x90 tiles, one
+every duration/tiles seconds, with a WebVTT track (#xywh=) that players use for previews while
+scrubbing. A long video gets 10x10 tiles from keyframes only; a short one gets as many tiles as
+it has seconds (a 4 s clip: 4 tiles, from a full decode), so no tile is left black.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ class StoryboardSpec:
     @property
     def tiles(self) -> int:
         return self.columns * self.rows
+
+    @classmethod
+    def for_duration(cls, duration_s: float, max_tiles: int = 100, max_columns: int = 10) -> "StoryboardSpec":
+        """About one tile per second of a short video (rows filled whole), 10x10 for a long one."""
+        tiles = max(1, min(max_tiles, int(duration_s)))
+        columns = min(max_columns, tiles)
+        return cls(columns=columns, rows=-(-tiles // columns))
+
+
+KEYFRAMES_FROM_S = 120       # shorter videos are decoded whole for their storyboard (their keyframes are too few)
 
 
 def candidate_command(source: str, demuxer: str, at_s: float, out: Path, frames: int = 30,
@@ -75,9 +86,10 @@ def storyboard_vtt(duration_s: float, image_name: str, spec: StoryboardSpec) -> 
 
 
 def make_thumbnails(source: str, demuxer: str, duration_s: float, out_dir: Path, *, timeout_s: float = 120,
-                    spec: StoryboardSpec = StoryboardSpec(), sample_aspect: float | None = None) -> dict[str, Path]:
+                    spec: StoryboardSpec | None = None, sample_aspect: float | None = None) -> dict[str, Path]:
     """Write poster.jpg, poster-small.jpg, storyboard.jpg and storyboard.vtt into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    spec = spec or StoryboardSpec.for_duration(duration_s)
     best: tuple[int, float] | None = None
     for index, point in enumerate(CANDIDATE_POINTS):
         at = duration_s * point
@@ -98,8 +110,8 @@ def make_thumbnails(source: str, demuxer: str, duration_s: float, out_dir: Path,
         _run_for(out_dir / name, frame_command(source, demuxer, chosen, out_dir / name, width, height, sample_aspect), timeout_s)
         outputs[name] = out_dir / name
     sprite = out_dir / "storyboard.jpg"
-    # Keyframes only is ~4x cheaper; a video with too few keyframes to fill the sprite gets a full decode.
-    for keyframes_only in (True, False):
+    # Keyframes only is ~4x cheaper; a short video, or one with too few keyframes, gets a full decode.
+    for keyframes_only in ((True, False) if duration_s >= KEYFRAMES_FROM_S else (False,)):
         try:
             _run_for(sprite, storyboard_command(source, demuxer, duration_s, sprite, spec, keyframes_only=keyframes_only,
                                                 sample_aspect=sample_aspect), timeout_s * 4)

@@ -30,11 +30,14 @@ class RenditionSpec:
     gop_s: float = 2.0
     segment_s: float = 30.0
     segment_threshold_s: float = 120.0
+    deinterlace: str | None = None      # "all" (the picture is interlaced) | "interlaced" (frames flagged so) | None
 
 
 def video_filter(spec: RenditionSpec, sample_aspect: float | None, fps: float | None) -> str:
-    """The rendition's picture: fitted and padded (never stretched), rate capped, 4:2:0."""
-    steps = [ffmpeg.fit_filter(spec.width, spec.height, sample_aspect)]
+    """The rendition's picture: deinterlaced when it must be, fitted and padded (never
+    stretched), rate capped, 4:2:0."""
+    steps = [f"bwdif=mode=send_frame:parity=auto:deint={spec.deinterlace}"] if spec.deinterlace else []
+    steps.append(ffmpeg.fit_filter(spec.width, spec.height, sample_aspect))
     if fps and fps > spec.max_fps + 0.01:
         steps.append(f"fps={spec.max_fps:g}")
     steps.append("format=yuv420p")

@@ -252,7 +252,7 @@ class Flow:
         if ctx is None:
             return []
         material, report = self._video(ctx, run_id, index)
-        spec = self.rendition_spec
+        spec = media.spec_for(report, self.rendition_spec)
         with self._timed_media(submission_id, run_id), blamed(self.store, material):
             thumbnails = media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)
             self.store.put_json(ctx.layout.media_thumbnails(run_id, index), thumbnails)
@@ -280,10 +280,10 @@ class Flow:
         with self._timed_media(submission_id, run_id), blamed(self.store, material):
             if piece >= 0:
                 media.encode_piece(self.store, ctx.layout, material, report.probe, piece, work_dir=self.settings.work_dir,
-                                   threads=self.settings.ffmpeg_threads, spec=self.rendition_spec)
+                                   threads=self.settings.ffmpeg_threads, spec=media.spec_for(report, self.rendition_spec))
             else:
                 media.encode_audio_piece(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
-                                         spec=self.rendition_spec)
+                                         spec=media.spec_for(report, self.rendition_spec))
         return self.state.mark_done(submission_id, run_id, Layout.pieces_group(index), Layout.piece_name(piece))
 
     def join_media(self, submission_id: str, run_id: str, index: int) -> None:

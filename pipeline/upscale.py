@@ -1,0 +1,130 @@
+"""Is a "1080p" picture 1080 lines of detail, or 720 lines scaled up by an editing app?
+
+Method: the rescale knee. For each sampled frame and each candidate source height c, the
+frame goes down to 0.9c, c and 1.1c lines and back up (Lanczos both ways), and we measure what
+each round trip loses (mean squared error). A picture scaled up from c lines holds nothing a
+trip through c lines removes, so the loss at c and at 1.1c is only the encoder's noise, while
+0.9c cuts real detail: the loss jumps just below c (a knee). A native picture, sharp or soft,
+loses smoothly as the size shrinks: no knee at any candidate. The score is
+(loss(0.9c) / loss(c)) / (loss(c) / loss(1.1c)): about 1 for native pictures (below 1 for
+blurred ones, whose spectrum falls ever faster), well above 1 at the source height of an
+upscale. The vertical axis decides; the horizontal one (at the matching width) must agree.
+
+Why not the spectrum's cut-off: a bilinear upscale leaves mirrored images above the source's
+Nyquist frequency, so the spectrum has no cliff there, and a blurred native picture has a
+steep fall of its own; on the labelled set the cut-off measure overlapped, the knee did not
+(see bench/bench_picture.py). When fewer than `min_frames` frames have detail to judge, or
+the frames do not agree, nothing is said.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import ffmpeg
+from .models import Upscale
+from .ruleset import UpscaleRules
+
+STEPS = (0.9, 1.0, 1.1)
+DETAIL_STEP = 0.5       # detail is what a trip through half the smallest candidate loses
+
+
+def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: float, rules: UpscaleRules,
+                   threads: int = 1) -> list[str]:
+    """About `rules.samples` frames spread over the video, as 8-bit luma at the stored size;
+    keyframes only for a long video (a few percent of the frames to decode)."""
+    interval = max(duration_s / max(rules.samples, 1), 0.04)
+    skip = ["-skip_frame", "nokey"] if duration_s >= rules.keyframes_from_s else []
+    pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})',format=gray"
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-threads", str(threads), *skip, "-noautorotate",
+            *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-vf", pick, "-fps_mode", "passthrough",
+            "-frames:v", str(rules.samples), "-f", "rawvideo", "-y", str(out)]
+
+
+def rescale_loss(frame: np.ndarray, size: tuple[int, int]) -> float:
+    """Mean squared error of a round trip through `size` (width, height), borders left out."""
+    image = Image.fromarray(frame)
+    back = image.resize(size, Image.LANCZOS).resize((frame.shape[1], frame.shape[0]), Image.LANCZOS)
+    diff = np.asarray(back, dtype=np.float32) - frame.astype(np.float32)
+    return float(np.mean(diff[8:-8, 8:-8] ** 2))
+
+
+def knee(losses: tuple[float, float, float]) -> float:
+    below, at, above = (max(loss, 1e-3) for loss in losses)
+    return (below / at) / (at / above)
+
+
+def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float, float]] | None:
+    """Per candidate source height: (vertical knee, horizontal knee at its width, loss below it);
+    None when the frame is too flat to judge. Each axis is measured on the middle half of the
+    other one: a resize along one axis never mixes the other, so the crop changes nothing."""
+    height, width = frame.shape
+    columns = frame[:, width // 4: width - width // 4]
+    rows = frame[height // 4: height - height // 4, :]
+    candidates = [(w, h) for w, h in rules.candidate_sizes if h < 0.9 * height and w < 0.9 * width]
+    smallest = min((h for _, h in candidates), default=0)
+    if not candidates or rescale_loss(columns, (columns.shape[1], int(round(smallest * DETAIL_STEP)))) < rules.min_detail:
+        return None         # flat, dark or very soft: no detail for a knee to show in
+    out = {}
+    for candidate_w, candidate_h in candidates:
+        vertical = tuple(rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s)))) for s in STEPS)
+        horizontal = tuple(rescale_loss(rows, (int(round(candidate_w * s)), rows.shape[0])) for s in STEPS)
+        out[candidate_h] = (knee(vertical), knee(horizontal), vertical[0])
+    return out
+
+
+def judge(per_frame: list[dict[int, tuple[float, float, float]]], width: int, height: int, rules: UpscaleRules) -> Upscale:
+    """The native size the frames agree on, or none."""
+    votes: list[tuple[int | None, float]] = []
+    for knees in per_frame:
+        best = max(knees, key=lambda c: knees[c][0])
+        vertical, horizontal, _ = knees[best]
+        found = vertical >= rules.knee_threshold and horizontal >= rules.cross_threshold
+        votes.append((best if found else None, vertical))
+    if len(votes) < rules.min_frames:
+        return Upscale(frames=len(votes))
+    counted = Counter(c for c, _ in votes if c is not None)
+    if not counted:
+        return Upscale(frames=len(votes), score=round(statistics.median(v for _, v in votes), 3))
+    candidate, agreeing = counted.most_common(1)[0]
+    share = agreeing / len(votes)
+    score = round(statistics.median(v for c, v in votes if c == candidate), 3)
+    if share < rules.min_agreeing_share:
+        return Upscale(frames=len(votes), agreeing_share=round(share, 3), score=score)
+    native_width = next(w for w, h in rules.candidate_sizes if h == candidate)
+    return Upscale(native_width=native_width, native_height=candidate, agreeing_share=round(share, 3), score=score,
+                   frames=len(votes))
+
+
+def estimate_native_size(source: str, demuxer: str | None, *, width: int, height: int, duration_s: float,
+                         rules: UpscaleRules, work_dir: Path | None = None, threads: int = 1) -> tuple[Upscale, float]:
+    """Sample frames, measure the knees, judge. Returns the estimate and ffmpeg's CPU seconds.
+
+    Raises:
+        ffmpeg.FFmpegError: the frames could not be decoded, or not in time.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="upscale-", dir=work_dir))
+    try:
+        raw = folder / "frames.gray"
+        result = ffmpeg.run(sample_command(source, demuxer, raw, duration_s=duration_s, rules=rules, threads=threads),
+                            timeout_s=rules.timeout_s, stdout=False)
+        size = width * height
+        per_frame = []
+        with open(raw, "rb") as frames:
+            for _ in range(rules.samples):          # one frame in memory at a time
+                data = frames.read(size)
+                if len(data) < size:
+                    break
+                knees = frame_knees(np.frombuffer(data, dtype=np.uint8).reshape(height, width), rules)
+                if knees:
+                    per_frame.append(knees)
+        return judge(per_frame, width, height, rules), result.cpu_s
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
