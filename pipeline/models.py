@@ -197,7 +197,7 @@ class Interlace(BaseModel):
     progressive: int = 0
     undetermined: int = 0
     field_order: str | None = None
-    interlaced: bool = False             # the content is interlaced (idet), whatever the flag says
+    interlaced: bool = False             # idet found most frames interlaced (alone, fast motion can fool it)
 
     @property
     def interlaced_share(self) -> float:
@@ -210,9 +210,15 @@ class Interlace(BaseModel):
         return self.field_order not in (None, "progressive")
 
     @property
+    def confirmed(self) -> bool:
+        """Flagged interlaced and the frames show it: what the notice's 1080p (progressive) excludes."""
+        return self.flagged and self.interlaced
+
+    @property
     def deinterlace(self) -> str | None:
-        """How the preview is deinterlaced: every frame, only frames flagged interlaced, or not at all."""
-        return "all" if self.interlaced else ("interlaced" if self.flagged else None)
+        """How the preview is deinterlaced: every frame when confirmed, the frames flagged so
+        when only the flag says it, never on idet's word alone."""
+        return "all" if self.confirmed else ("interlaced" if self.flagged else None)
 
 
 class Upscale(BaseModel):
@@ -221,7 +227,7 @@ class Upscale(BaseModel):
     native_width: int | None = None
     native_height: int | None = None
     agreeing_share: float = 0.0
-    score: float | None = None           # median knee of the agreeing frames (1 = native, >1.5 upscaled)
+    score: float | None = None           # median knee of the agreeing frames (<= 1 native, tens when upscaled)
     frames: int = 0                      # frames with enough detail to judge
     method: str = "rescale_knee"
 

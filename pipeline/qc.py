@@ -45,23 +45,30 @@ MAX_TRF_FRAMES = 400_000
 
 
 def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, peaks_path: Path,
-               threads: int = 0) -> list[str]:
-    """The single-pass QC command line (pure: no ffmpeg is run here)."""
-    video = (f"[0:V:0]split=2[full][fields];"
-             f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;"
-             f"[full]scale={rules.analysis_width}:-2:flags=fast_bilinear,split=2[picture][crop];"
-             f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1,nullsink;"
-             f"[picture]blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
-             f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
-             f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
-    graph = video
+               threads: int = 0, picture_and_sound: bool = True) -> list[str]:
+    """The single-pass QC command line (pure: no ffmpeg is run here). Without
+    `picture_and_sound` (bars, fields, loudness, clipping) it is the earlier pass, the
+    benchmark's baseline."""
+    scaled = f"scale={rules.analysis_width}:-2:flags=fast_bilinear"
+    detect = (f"blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
+              f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
+              f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
+    silence = f"silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s}"
+    if picture_and_sound:
+        graph = (f"[0:V:0]split=2[full][fields];"
+                 f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;"
+                 f"[full]{scaled},split=2[picture][crop];"
+                 f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
+                 f"[picture]{detect}")
+        sound = (f"ebur128=peak=true:framelog=verbose,{silence},"
+                 f"aresample=48000,asetnsamples=n={int(48000 * PEAK_FRAME_S)}:p=0,"
+                 f"astats=metadata=1:reset=1:measure_perchannel=none,"
+                 f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}")
+    else:
+        graph, sound = f"[0:V:0]{scaled},{detect}", silence
     maps = ["-map", "[v]"]
     if has_audio:
-        samples = int(48000 * PEAK_FRAME_S)
-        graph += (f";[0:a:0]ebur128=peak=true:framelog=verbose,"
-                  f"silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s},"
-                  f"aresample=48000,asetnsamples=n={samples}:p=0,astats=metadata=1:reset=1:measure_perchannel=none,"
-                  f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}[a]")
+        graph += f";[0:a:0]{sound}[a]"
         maps += ["-map", "[a]"]
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads),
             *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]

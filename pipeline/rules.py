@@ -134,13 +134,14 @@ def check_picture_and_sound(path: str, qc: QcResult, rules: Rules, probe: VideoP
                                      ranges=ranges[:50], true_peak_dbtp=sound.true_peak_dbtp, lufs=sound.integrated_lufs,
                                      first_text=f"{format_duration(sound.clipped[0].start)}至{format_duration(sound.clipped[0].end)}"))
     fields = qc.interlace
-    if fields and (fields.interlaced or fields.flagged):
-        # Interlaced content is not the 1080p (progressive) the notice asks for: warn. A file only
-        # flagged interlaced whose frames are progressive is said for information.
+    if fields and fields.flagged:
+        # Flagged interlaced and the frames agree: not the 1080p (progressive) the notice asks for,
+        # a warning. Flagged only (progressive frames in an interlaced wrapper): information.
+        # idet alone says nothing: fast motion in progressive video fools it.
         decided = fields.tff + fields.bff + fields.progressive
-        evidence = (f"为隔行扫描（抽查{decided}帧中{fields.tff + fields.bff}帧为隔行）" if fields.interlaced
-                    else f"标记为隔行扫描（{fields.field_order}），但抽查的{decided}帧画面为逐行")
-        findings.append(make_finding("VIDEO_INTERLACED", path, severity="warn" if fields.interlaced else "info",
+        evidence = (f"为隔行扫描（{fields.field_order}，抽查{decided}帧中{fields.tff + fields.bff}帧为隔行）" if fields.confirmed
+                    else f"标记为隔行扫描（{fields.field_order}），但抽查的{decided}帧中只有{fields.tff + fields.bff}帧呈隔行")
+        findings.append(make_finding("VIDEO_INTERLACED", path, severity="warn" if fields.confirmed else "info",
                                      evidence_text=evidence, field_order=fields.field_order, tff=fields.tff, bff=fields.bff,
                                      progressive=fields.progressive, share=round(fields.interlaced_share, 3)))
     upscale = qc.upscale

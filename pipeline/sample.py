@@ -46,6 +46,17 @@ class VideoSpec:
     rotate: int | None = None       # display rotation written as metadata
     preset: str = "ultrafast"
     subtitles: bool = True          # burned-in changing lines, as an editing app makes them
+    # Picture and sound as teachers' files have them (the checks of pipeline/qc.py and upscale.py):
+    picture: str = "testsrc2"       # testsrc2 | slides (a screen recording of slides)
+    native: tuple[int, int] | None = None   # rendered at this size, then scaled up to width x height
+    scale_flags: str = "bicubic"    # how an editing app scaled it up
+    soften: float = 0.0             # gaussian blur sigma (an out-of-focus camera)
+    grain: int = 0                  # noise strength (a dim room)
+    boxed: tuple[int, int] | None = None    # the picture at this size padded with black bars into width x height
+    interlaced: bool = False        # 1080i: two fields per frame, top first
+    bitrate: str | None = None      # e.g. "6M"; default: x264's quality mode
+    audio_lufs: float | None = None # speech-like sound at this loudness instead of a tone
+    audio_clipped: bool = False     # ... driven 20 dB into full scale
 
 
 SUBTITLE_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -89,17 +100,65 @@ class SampleSpec:
     seed: int = 0                  # with the submission id, seeds the generated prose
 
 
+def picture_source(spec: VideoSpec) -> str:
+    """The lavfi source of the picture at the size it is shot (native or boxed), at twice the
+    rate for an interlaced file (each field is its own moment)."""
+    width, height = spec.native or spec.boxed or (spec.width, spec.height)
+    rate = spec.fps * 2 if spec.interlaced else spec.fps
+    if spec.picture == "slides":
+        size = max(12, height // 14)
+        lines = ["国家中小学智慧教育平台应用", "一、课程资源的检索与筛选", "二、课堂互动：平台练习即时反馈", "三、课后拓展与家校协同"]
+        texts = ",".join(f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x={size}:y={size + i * size * 2}:"
+                         f"fontsize={int(size * 1.3) if i == 0 else size}:fontcolor=black" for i, line in enumerate(lines))
+        return f"color=c=white:size={width}x{height}:rate={rate}:duration={spec.duration_s},{texts}"
+    return f"testsrc2=size={width}x{height}:rate={rate}:duration={spec.duration_s}"
+
+
+def picture_filters(spec: VideoSpec) -> list[str]:
+    steps = []
+    if spec.soften:
+        steps.append(f"gblur=sigma={spec.soften}")
+    if spec.grain:
+        steps.append(f"noise=alls={spec.grain}:allf=t")
+    if spec.native:
+        steps.append(f"scale={spec.width}:{spec.height}:flags={spec.scale_flags}")
+    if spec.boxed:
+        steps.append(f"pad={spec.width}:{spec.height}:(ow-iw)/2:(oh-ih)/2:black")
+    if spec.interlaced:
+        steps.append("interlace=scan=tff:lowpass=0")
+    return steps
+
+
+def sound_source(spec: VideoSpec) -> str:
+    """A tone, or speech-like sound: pink noise shaped into syllables and phrases with pauses,
+    brought to `audio_lufs` (EBU R128), and for `audio_clipped` driven into full scale."""
+    if spec.audio_lufs is None and not spec.audio_clipped:
+        return f"sine=frequency=440:sample_rate=48000:duration={spec.duration_s}"
+    target = spec.audio_lufs if spec.audio_lufs is not None else -16.0
+    chain = (f"anoisesrc=color=pink:sample_rate=48000:amplitude=0.5:duration={spec.duration_s}:seed=7,"
+             f"highpass=f=150,lowpass=f=3800,"
+             f"volume='0.08+0.92*gt(sin(2*PI*3.3*t)*sin(2*PI*0.45*t+1)\\,0.05)':eval=frame,"
+             f"loudnorm=I={target}:TP=-1.5:LRA=11,aresample=48000")
+    if spec.audio_clipped:
+        chain += ",volume=20dB,aformat=sample_fmts=s16,aformat=sample_fmts=fltp"
+    return chain
+
+
 def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
-    """A test-pattern video (with a tone) made by ffmpeg from lavfi sources."""
-    cmd = [ffmpeg.FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i",
-           f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration_s}"]
+    """A test-pattern video (with a tone, or speech-like sound) made by ffmpeg from lavfi sources."""
+    cmd = [ffmpeg.FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", picture_source(spec)]
     if spec.audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={spec.duration_s}"]
-    vf = [f"setsar={spec.sar}"] if spec.sar else []
+        cmd += ["-f", "lavfi", "-i", sound_source(spec)]
+    vf = picture_filters(spec)
+    vf += [f"setsar={spec.sar}"] if spec.sar else []
     vf += subtitle_filters(spec)
     if vf:
         cmd += ["-vf", ",".join(vf)]
     cmd += ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-g", str(spec.fps * 2)]
+    if spec.bitrate:
+        cmd += ["-b:v", spec.bitrate, "-maxrate", spec.bitrate, "-bufsize", spec.bitrate]
+    if spec.interlaced:
+        cmd += ["-flags", "+ildct+ilme", "-field_order", "tt"]
     if spec.audio:
         cmd += ["-c:a", "aac", "-b:a", "96k", "-shortest"]
     muxer = {"mp4": ["-f", "mp4", "-movflags", "+faststart"], "mov": ["-f", "mov"], "matroska": ["-f", "matroska"]}[spec.container]

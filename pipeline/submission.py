@@ -236,9 +236,11 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
 
 def native_size(ctx: SubmissionContext, material: Material, probe: VideoProbe, qc: QcResult) -> Upscale | None:
     """The upscale estimate of a picture that claims 1080 lines; interlaced pictures are left
-    alone (their fields are not a picture's lines). Evidence only: a failure is logged, never raised."""
+    alone (their fields are not a picture's lines), and so are boxed ones (the bars are their
+    finding, and their edges are no picture detail). Evidence only: a failure is logged, never raised."""
     rules = ctx.rules.upscale
-    if (probe.height or 0) < rules.min_height or (qc.interlace and (qc.interlace.interlaced or qc.interlace.flagged)):
+    boxed = qc.active is not None and qc.active.area_share < ctx.rules.qc.bars_max_area_share
+    if (probe.height or 0) < rules.min_height or (qc.interlace and qc.interlace.flagged) or boxed:
         return None
     with ctx.timed("upscale"), tool_source(ctx.store, material.key) as source:
         try:

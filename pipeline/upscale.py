@@ -6,8 +6,8 @@ each round trip loses (mean squared error). A picture scaled up from c lines hol
 trip through c lines removes, so the loss at c and at 1.1c is only the encoder's noise, while
 0.9c cuts real detail: the loss jumps just below c (a knee). A native picture, sharp or soft,
 loses smoothly as the size shrinks: no knee at any candidate. The score is
-(loss(0.9c) / loss(c)) / (loss(c) / loss(1.1c)): about 1 for native pictures (below 1 for
-blurred ones, whose spectrum falls ever faster), well above 1 at the source height of an
+(loss(0.9c) - loss(c)) / (loss(c) - loss(1.1c)): at most about 1 for native pictures (well
+below for blurred ones, whose detail fades ever faster), tens at the source height of an
 upscale. The vertical axis decides; the horizontal one (at the matching width) must agree.
 
 Why not the spectrum's cut-off: a bilinear upscale leaves mirrored images above the source's
@@ -34,6 +34,7 @@ from .ruleset import UpscaleRules
 
 STEPS = (0.9, 1.0, 1.1)
 DETAIL_STEP = 0.5       # detail is what a trip through half the smallest candidate loses
+BANDS = 5               # stripes a frame's losses are measured in (the median stripe decides)
 
 
 def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: float, rules: UpscaleRules,
@@ -48,17 +49,31 @@ def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: f
             "-frames:v", str(rules.samples), "-f", "rawvideo", "-y", str(out)]
 
 
-def rescale_loss(frame: np.ndarray, size: tuple[int, int]) -> float:
-    """Mean squared error of a round trip through `size` (width, height), borders left out."""
+def rescale_loss(frame: np.ndarray, size: tuple[int, int], bands: int = 1, axis: int = 0) -> np.ndarray:
+    """Mean squared error of a round trip through `size` (width, height), borders left out, in
+    `bands` stripes along `axis` (0: stripes of rows)."""
     image = Image.fromarray(frame)
     back = image.resize(size, Image.LANCZOS).resize((frame.shape[1], frame.shape[0]), Image.LANCZOS)
-    diff = np.asarray(back, dtype=np.float32) - frame.astype(np.float32)
-    return float(np.mean(diff[8:-8, 8:-8] ** 2))
+    diff = (np.asarray(back, dtype=np.float32) - frame.astype(np.float32))[8:-8, 8:-8] ** 2
+    return np.array([float(np.mean(part)) for part in np.array_split(diff, bands, axis=axis)])
+
+
+def band_knee(losses: list[np.ndarray]) -> float:
+    """The knee of the frame without its worst stripe: burned-in subtitles, a logo or a clock
+    added at 1080 lines after the upscale keep detail through every trip and sit in one stripe,
+    the one that loses most through c."""
+    keep = np.ones(len(losses[1]), dtype=bool)
+    keep[int(np.argmax(losses[1]))] = False
+    return knee(tuple(float(loss[keep].mean()) for loss in losses))
 
 
 def knee(losses: tuple[float, float, float]) -> float:
-    below, at, above = (max(loss, 1e-3) for loss in losses)
-    return (below / at) / (at / above)
+    """What the trip just below c loses more than the trip through c, against what going up
+    from c to 1.1c still gains. The encoder's noise is spread evenly over frequencies, so it
+    adds about the same to both steps (ratio near 1 for any native picture); an upscale's
+    detail ends at c, so the step above gains nothing and the ratio is large."""
+    lower, at, upper = losses
+    return max(lower - at, 0.0) / (max(at - upper, 0.0) + 0.02 * at + 0.01)
 
 
 def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float, float]] | None:
@@ -70,13 +85,13 @@ def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float
     rows = frame[height // 4: height - height // 4, :]
     candidates = [(w, h) for w, h in rules.candidate_sizes if h < 0.9 * height and w < 0.9 * width]
     smallest = min((h for _, h in candidates), default=0)
-    if not candidates or rescale_loss(columns, (columns.shape[1], int(round(smallest * DETAIL_STEP)))) < rules.min_detail:
+    if not candidates or rescale_loss(columns, (columns.shape[1], int(round(smallest * DETAIL_STEP))))[0] < rules.min_detail:
         return None         # flat, dark or very soft: no detail for a knee to show in
     out = {}
     for candidate_w, candidate_h in candidates:
-        vertical = tuple(rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s)))) for s in STEPS)
-        horizontal = tuple(rescale_loss(rows, (int(round(candidate_w * s)), rows.shape[0])) for s in STEPS)
-        out[candidate_h] = (knee(vertical), knee(horizontal), vertical[0])
+        vertical = [rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s))), BANDS, axis=0) for s in STEPS]
+        horizontal = [rescale_loss(rows, (int(round(candidate_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
+        out[candidate_h] = (band_knee(vertical), band_knee(horizontal), float(vertical[0].mean()))
     return out
 
 

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 # name -> (sample spec, the status both modes must give)
 CASES = {
     "pass": ({"project": "case"}, "pass"),
-    "warn": ({"project": "lesson", "video": VideoSpec(duration_s=2.0, audio=False),
+    # a 720p recording scaled up to 1080p, its speech too quiet: the picture and sound checks agree too
+    "warn": ({"project": "lesson", "video": VideoSpec(duration_s=2.0, native=(1280, 720), bitrate="8M", audio_lufs=-35.0),
               "authors": [{"name": "李四", "unit": "高新区实验小学"}]}, "warn"),
     "fail": ({"project": "case", "uploaded_at": "2023-08-01T10:00:00+08:00", "video": VideoSpec(duration_s=2.0, width=640, height=360),
               "authors": [{"name": "王五", "unit": "高新区实验小学"}]}, "fail"),
@@ -61,6 +62,8 @@ def test_pass_warn_fail_and_error_are_the_same_in_both_modes(cluster, processes,
         assert embedded is not None, stderr
         distributed = through_workers(cluster, archive, event, media=True)
         assert embedded["status"] == status, (name, embedded["findings"])
+        if name == "warn":
+            assert {"VIDEO_UPSCALED", "AUDIO_TOO_QUIET"} <= {f["code"] for f in distributed["findings"]}
         assert_same(distributed, embedded, name)
         assert distributed["videos"][0]["renditions"] and distributed["timings"]["media"] > 0
 

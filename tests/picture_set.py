@@ -1,0 +1,73 @@
+"""The labelled set of picture and sound cases, made by ffmpeg at test time (and by
+bench/bench_picture.py): native 1080p scenes (sharp, soft, noisy, slides), the same scenes
+shot at 720p, 540p and 480p and scaled up by an editing app (bilinear, bicubic, lanczos) at
+4-10 Mbit/s, boxed pictures, speech-like sound at several loudnesses, clipped sound, 1080i."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from itertools import cycle
+
+from pipeline.sample import VideoSpec
+
+SCENES = {
+    "sharp": VideoSpec(duration_s=2.0, subtitles=False, bitrate="8M"),
+    "soft": VideoSpec(duration_s=2.0, subtitles=False, bitrate="6M", soften=2.0),
+    "blurred": VideoSpec(duration_s=2.0, subtitles=False, bitrate="6M", soften=4.0),
+    "noisy": VideoSpec(duration_s=2.0, subtitles=False, bitrate="10M", grain=25),
+    "slides": VideoSpec(duration_s=2.0, subtitles=False, bitrate="4M", picture="slides"),
+}
+SOURCES = {"720p": (1280, 720), "540p": (960, 540), "480p": (854, 480)}
+FLAGS = ("bilinear", "bicubic", "lanczos")
+SMALL = {"width": 640, "height": 360, "duration_s": 6.0, "subtitles": False}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    spec: VideoSpec
+    codes: frozenset[str] = field(default_factory=frozenset)    # what the verdict must say (warn)
+    native_height: int | None = None                             # for VIDEO_UPSCALED
+
+    @property
+    def upscaled(self) -> bool:
+        return self.native_height is not None
+
+
+def upscale_cases(scenes=("sharp", "noisy", "slides"), flags=FLAGS) -> list[Case]:
+    rates = cycle(("4M", "6M", "10M"))
+    return [Case(f"{scene}-{source}-{flag}", replace(SCENES[scene], native=size, scale_flags=flag, bitrate=next(rates)),
+                 frozenset({"VIDEO_UPSCALED"}), size[1])
+            for scene in scenes for source, size in SOURCES.items() for flag in flags]
+
+
+def native_cases() -> list[Case]:
+    return [Case(f"{scene}-native", spec) for scene, spec in SCENES.items()]
+
+
+def other_cases() -> list[Case]:
+    return [
+        Case("pillarboxed-4x3", VideoSpec(duration_s=3.0, subtitles=False, boxed=(1440, 1080)), frozenset({"VIDEO_BLACK_BARS"})),
+        Case("letterboxed-2.35", VideoSpec(duration_s=3.0, subtitles=False, boxed=(1920, 816)), frozenset({"VIDEO_BLACK_BARS"})),
+        Case("interlaced-1080i", VideoSpec(duration_s=2.0, subtitles=False, interlaced=True), frozenset({"VIDEO_INTERLACED"})),
+        Case("speech-16", VideoSpec(**SMALL, audio_lufs=-16.0)),
+        Case("speech-23", VideoSpec(**SMALL, audio_lufs=-23.0)),
+        Case("speech-35", VideoSpec(**SMALL, audio_lufs=-35.0), frozenset({"AUDIO_TOO_QUIET"})),
+        Case("speech-45", VideoSpec(**SMALL, audio_lufs=-45.0), frozenset({"AUDIO_TOO_QUIET"})),
+        Case("speech-clipped", VideoSpec(**SMALL, audio_clipped=True), frozenset({"AUDIO_CLIPPED"})),
+    ]
+
+
+def full_set() -> list[Case]:
+    return native_cases() + upscale_cases() + other_cases()
+
+
+def suite_subset() -> list[Case]:
+    """What the test suite runs: every native scene, each source size and each scaler once."""
+    ups = upscale_cases()
+    chosen = [c for c in ups if (c.name.split("-")[1], c.name.split("-")[2]) in
+              {("720p", "bilinear"), ("540p", "bicubic"), ("480p", "lanczos")} or c.name in ("slides-720p-lanczos",)]
+    return native_cases() + chosen + other_cases()
+
+
+CHECKED = frozenset({"VIDEO_UPSCALED", "VIDEO_BLACK_BARS", "VIDEO_INTERLACED", "AUDIO_TOO_QUIET", "AUDIO_CLIPPED"})
