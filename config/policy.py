@@ -20,6 +20,7 @@ class StagePolicy(BaseModel):
     max_age_s: float
     min_backoff_s: float
     max_backoff_s: float
+    priority: int = 0                # a worker serving several queues takes lower numbers first
 
 
 @lru_cache(maxsize=1)

@@ -121,7 +121,10 @@ class QcRules(_Frozen):
 class UpscaleRules(_Frozen):
     min_height: int                  # only pictures at least this tall are checked (the 1080p claim)
     candidate_sizes: list[tuple[int, int]]   # (width, height) an editing app scales up from
-    samples: int
+    min_samples: int
+    max_samples: int
+    cpu_share: float                 # of the video's duration the estimate may spend
+    frame_cost_s: float              # CPU per judged frame (measured by bench/bench_picture.py)
     keyframes_from_s: float          # videos at least this long are sampled at keyframes only
     min_frames: int                  # frames with detail needed before anything is said
     min_detail: float                # a frame whose coarsest round trip loses less (8-bit MSE) is too flat to judge

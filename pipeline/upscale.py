@@ -37,16 +37,22 @@ DETAIL_STEP = 0.5       # detail is what a trip through half the smallest candid
 BANDS = 5               # stripes a frame's losses are measured in (the median stripe decides)
 
 
+def sample_count(duration_s: float, rules: UpscaleRules) -> int:
+    """As many frames as `cpu_share` of the duration pays for (at `frame_cost_s` each), within bounds."""
+    return max(rules.min_samples, min(rules.max_samples, int(duration_s * rules.cpu_share / rules.frame_cost_s)))
+
+
 def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: float, rules: UpscaleRules,
                    threads: int = 1) -> list[str]:
-    """About `rules.samples` frames spread over the video, as 8-bit luma at the stored size;
-    keyframes only for a long video (a few percent of the frames to decode)."""
-    interval = max(duration_s / max(rules.samples, 1), 0.04)
+    """Frames spread over the video, as 8-bit luma at the stored size; keyframes only for a
+    long video (a few percent of the frames to decode)."""
+    samples = sample_count(duration_s, rules)
+    interval = max(duration_s / samples, 0.04)
     skip = ["-skip_frame", "nokey"] if duration_s >= rules.keyframes_from_s else []
     pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})',format=gray"
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-threads", str(threads), *skip, "-noautorotate",
             *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-vf", pick, "-fps_mode", "passthrough",
-            "-frames:v", str(rules.samples), "-f", "rawvideo", "-y", str(out)]
+            "-frames:v", str(samples), "-f", "rawvideo", "-y", str(out)]
 
 
 def rescale_loss(frame: np.ndarray, size: tuple[int, int], bands: int = 1, axis: int = 0) -> np.ndarray:
@@ -90,8 +96,11 @@ def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float
     out = {}
     for candidate_w, candidate_h in candidates:
         vertical = [rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s))), BANDS, axis=0) for s in STEPS]
-        horizontal = [rescale_loss(rows, (int(round(candidate_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
-        out[candidate_h] = (band_knee(vertical), band_knee(horizontal), float(vertical[0].mean()))
+        out[candidate_h] = (band_knee(vertical), 0.0, float(vertical[0].mean()))
+    best_w, best_h = max(candidates, key=lambda size: out[size[1]][0])
+    if out[best_h][0] >= rules.knee_threshold:      # the horizontal guard only where the vertical axis saw a knee
+        horizontal = [rescale_loss(rows, (int(round(best_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
+        out[best_h] = (out[best_h][0], band_knee(horizontal), out[best_h][2])
     return out
 
 
@@ -133,7 +142,7 @@ def estimate_native_size(source: str, demuxer: str | None, *, width: int, height
         size = width * height
         per_frame = []
         with open(raw, "rb") as frames:
-            for _ in range(rules.samples):          # one frame in memory at a time
+            for _ in range(sample_count(duration_s, rules)):     # one frame in memory at a time
                 data = frames.read(size)
                 if len(data) < size:
                     break

@@ -106,6 +106,7 @@ def actor_options(stage: str) -> dict:
         "max_backoff": int(policy.max_backoff_s * 1000),
         "time_limit": int(policy.time_limit_s * 1000),
         "max_age": int(policy.max_age_s * 1000),
+        "priority": policy.priority,
     }
 
 

@@ -214,7 +214,10 @@ def worker(
     unknown = sorted(set(wanted) - set(all_queues()))
     if unknown:
         raise _usage_error(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(all_queues())}")
-    os.environ.setdefault("dramatiq_prom_port", str(get_settings().metrics_port))
+    settings = get_settings()
+    os.environ.setdefault("dramatiq_prom_port", str(settings.metrics_port))
+    # dramatiq's multiprocess metrics files: this node's own folder (dramatiq clears it on start)
+    os.environ.setdefault("dramatiq_prom_db", str(settings.work_dir / "prometheus"))
     argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes), "--threads", str(threads),
             "--queues", *wanted]
     os.execv(sys.executable, argv)

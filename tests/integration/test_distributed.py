@@ -244,6 +244,40 @@ def test_callback_is_signed_and_retried(cluster, processes):
         server.shutdown()
 
 
+def test_a_worker_serves_its_metrics_after_processing_messages(cluster, tmp_path):
+    """dramatiq's counters, scraped from a real worker that processed a submission; its log has
+    no failure of the metrics middleware."""
+    import urllib.request
+
+    from tests.services import free_port_block
+
+    port = free_port_block(1, grpc_offset=None)
+    env = {**cluster["env"], "SMARTEDU_PROMETHEUS": "1", "SMARTEDU_METRICS_PORT": str(port),
+           "dramatiq_prom_db": str(tmp_path / "prom")}
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([SMARTEDU, "worker", "--processes", "1", "--threads", "2"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        event = upload(cluster, "metrics", project="case")
+        (tmp_path / "event.json").write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+        run = subprocess.run([SMARTEDU, "submit", str(tmp_path / "event.json")], env=cluster["env"], capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        wait_for(lambda: notices(cluster, event["submission_id"]), 180, "verdict")
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                assert response.status == 200 and response.headers["content-type"].startswith("text/plain")
+                return response.read().decode()
+
+        text = wait_for(lambda: (lambda t: t if 'actor_name="decide_verdict"' in t else None)(scrape()), 30, "metrics")
+        assert 'dramatiq_messages_total{actor_name="unpack_submission",queue_name="unpack"}' in text
+        assert "dramatiq_message_duration_milliseconds_bucket" in text
+    finally:
+        stop_process(worker, timeout=20)
+    assert b"Unexpected failure" not in log_path.read_bytes()
+
+
 def test_status_and_rerun_commands(cluster, processes):
     processes("worker", "--processes", "1", "--threads", "2")
     event = upload(cluster, "ops", project="team")
