@@ -34,9 +34,10 @@ _LM = re.compile(r"\(LM (-?\d+) (-?\d+) ")
 _DECODE_ERROR = re.compile(r"error while decoding|corrupt|Invalid NAL|concealing", re.I)
 _CROP = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+) w:(-?\d+) h:(-?\d+) x:(-?\d+) y:(-?\d+) .*?t:([\d.]+)")
 _IDET = re.compile(r"Multi frame detection: TFF:\s*(\d+)\s+BFF:\s*(\d+)\s+Progressive:\s*(\d+)\s+Undetermined:\s*(\d+)")
-_LUFS = re.compile(r"^\s*I:\s+(-?[\d.]+) LUFS")
-_LRA = re.compile(r"^\s*LRA:\s+(-?[\d.]+) LU")
-_TRUE_PEAK = re.compile(r"^\s*Peak:\s+(-?[\d.]+|-inf) dBFS")
+# ebur128's summary lines -> the Loudness field each one gives
+_SUMMARY = {"integrated_lufs": r"^\s*I:\s+(-?[\d.]+) LUFS", "loudness_range_lu": r"^\s*LRA:\s+(-?[\d.]+) LU",
+            "true_peak_dbtp": r"^\s*Peak:\s+(-?[\d.]+|-inf) dBFS"}
+_SUMMARY_LINES = {field: re.compile(pattern) for field, pattern in _SUMMARY.items()}
 _PEAK_LEVEL = re.compile(r"Peak_level=(-?[\d.]+|-inf)")
 _PTS_TIME = re.compile(r"pts_time:(-?[\d.]+)")
 PEAK_FRAME_S = 0.1
@@ -144,12 +145,9 @@ def loudness(lines: list[str], peak_lines, rules: QcRules) -> Loudness:
     at full scale (clipping), merged across 100 ms frames."""
     result = Loudness()
     for line in lines:
-        if match := _LUFS.search(line):
-            result.integrated_lufs = float(match[1])
-        elif match := _LRA.search(line):
-            result.loudness_range_lu = float(match[1])
-        elif match := _TRUE_PEAK.search(line):
-            result.true_peak_dbtp = None if match[1] == "-inf" else float(match[1])
+        for field, pattern in _SUMMARY_LINES.items():
+            if match := pattern.search(line):
+                setattr(result, field, None if match[1] == "-inf" else float(match[1]))
     clipped: list[Segment] = []
     when = None
     for line in peak_lines:
@@ -157,7 +155,7 @@ def loudness(lines: list[str], peak_lines, rules: QcRules) -> Loudness:
             when = max(0.0, float(match[1]))
         elif (match := _PEAK_LEVEL.search(line)) and when is not None:
             if match[1] != "-inf" and float(match[1]) >= rules.clip_peak_dbfs:
-                if clipped and when - clipped[-1].end <= PEAK_FRAME_S * 1.5:
+                if clipped and when - clipped[-1].end <= PEAK_FRAME_S * 0.5:     # the next frame: one stretch
                     clipped[-1] = Segment(start=clipped[-1].start, end=round(when + PEAK_FRAME_S, 3))
                 elif len(clipped) < MAX_EVENTS:
                     clipped.append(Segment(start=round(when, 3), end=round(when + PEAK_FRAME_S, 3)))
