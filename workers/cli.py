@@ -242,6 +242,17 @@ def ingest(
     run_ingest(get_settings().redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
 
 
+@app.command()
+def exporter(port: int = typer.Option(9292, "--port", help="where Prometheus scrapes the deployment's numbers")) -> None:
+    """Export queue depth and age, dead letters, workers alive, verdicts and latency (one per deployment)."""
+    from config.policy import all_queues
+    from workers.exporter import serve
+
+    configure_logging(get_settings().log_level or "INFO", json=True)
+    settings = get_settings()
+    serve(_redis(), all_queues(), settings.heartbeat_ms, port, _stop_on_signals())
+
+
 @app.command("reconcile")
 def reconcile_cmd(once: bool = typer.Option(False, "--once", help="one pass, print what it did, exit")) -> None:
     """Find runs whose messages were lost and re-send them (safe to run beside another reconciler)."""

@@ -212,6 +212,8 @@ class Flow:
         self.store.put_json(key, document)
         write_report(ctx, verdict)
         announced = self.state.announce(sid, run_id, "verdict", verdict.status, key)
+        if announced:
+            self.state.record_verdict(sid, run_id, verdict.status)
         media_pending = bool(self.state.pending(sid, run_id, "media"))
         self.state.finish(sid, run_id, verdict.status, media_pending=media_pending)
         log.info("verdict_written", status=verdict.status, key=key, announced=announced,

@@ -25,6 +25,8 @@ MEDIA_INFLIGHT = f"{PREFIX}media-inflight"      # submission_id -> when its verd
 FAILED = f"{PREFIX}failed"
 RECONCILER = f"{PREFIX}reconciler"              # hash: last pass, counters
 RECONCILER_ACTIONS = f"{PREFIX}reconciler:actions"
+VERDICT_METRICS = f"{PREFIX}metrics:verdicts"   # hash: status:<s> counts, le:<bound> latency buckets, sum
+LATENCY_BUCKETS_S = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600)
 TTL_S = 7 * 24 * 3600
 STREAM_MAXLEN = 100_000
 
@@ -52,6 +54,12 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def latency_bucket(seconds: float) -> str:
+    """The histogram field a latency falls in (counts per bucket; the exporter accumulates)."""
+    bound = next((b for b in LATENCY_BUCKETS_S if seconds <= b), None)
+    return f"le:{bound:g}" if bound is not None else "le:+Inf"
+
+
 class FlowState(Protocol):
     """What the flow keeps about its runs: `RunState` (Redis) in a deployment, `LocalRunState`
     (SQLite) where the flow runs without Redis (its unit tests)."""
@@ -70,6 +78,7 @@ class FlowState(Protocol):
     def announce(self, submission_id: str, run_id: str, kind: str, status: str, key: str, reason: str = "") -> bool: ...
     def finish(self, submission_id: str, run_id: str, status: str, *, media_pending: bool = False) -> None: ...
     def media_finished(self, submission_id: str) -> None: ...
+    def record_verdict(self, submission_id: str, run_id: str, status: str) -> float | None: ...
     def add_seconds(self, submission_id: str, run_id: str, what: str, seconds: float) -> None: ...
     def seconds(self, submission_id: str, run_id: str, what: str) -> float | None: ...
     def record_timing(self, stage: str, seconds: float, ok: bool) -> None: ...
@@ -187,6 +196,19 @@ class RunState:
 
     def media_finished(self, submission_id: str) -> None:
         self.r.zrem(MEDIA_INFLIGHT, submission_id)
+
+    def record_verdict(self, submission_id: str, run_id: str, status: str) -> float | None:
+        """Count a verdict by status and its latency from the run's start (once per run: the
+        caller records only the first announcement). Returns the latency."""
+        started = self.r.hget(progress_key(submission_id, run_id), "started_at")
+        seconds = max(0.0, time.time() - float(started)) if started else None
+        pipe = self.r.pipeline()
+        pipe.hincrby(VERDICT_METRICS, f"status:{status}", 1)
+        if seconds is not None:
+            pipe.hincrby(VERDICT_METRICS, latency_bucket(seconds), 1)
+            pipe.hincrbyfloat(VERDICT_METRICS, "sum", seconds)
+        pipe.execute()
+        return seconds
 
     # timings --------------------------------------------------------------
     def record_timing(self, stage: str, seconds: float, ok: bool) -> None:

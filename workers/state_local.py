@@ -120,6 +120,15 @@ class LocalRunState:
     def media_finished(self, submission_id: str) -> None:
         self._write("DELETE FROM inflight WHERE sid = ? AND kind = 'media'", submission_id)
 
+    def record_verdict(self, submission_id: str, run_id: str, status: str) -> float | None:
+        started = self.progress(submission_id, run_id).get("started_at")
+        seconds = max(0.0, time.time() - float(started)) if started else None
+        self._set("", "metrics", **{f"status:{status}": int(self.metrics().get(f"status:{status}", 0)) + 1})
+        return seconds
+
+    def metrics(self) -> dict:
+        return self.progress("", "metrics")
+
     def inflight(self, kind: str = "verdict") -> list[str]:
         return [row[0] for row in self._rows("SELECT sid FROM inflight WHERE kind = ?", kind)]
 
