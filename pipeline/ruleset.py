@@ -125,7 +125,6 @@ class UpscaleRules(_Frozen):
     max_samples: int
     cpu_share: float                 # of the video's duration the estimate may spend
     frame_cost_s: float              # CPU per judged frame (measured by bench/bench_picture.py)
-    keyframes_from_s: float          # videos at least this long are sampled at keyframes only
     min_frames: int                  # frames with detail needed before anything is said
     min_detail: float                # a frame whose coarsest round trip loses less (8-bit MSE) is too flat to judge
     knee_threshold: float            # vertical knee at the candidate: 1 native, >1.5 upscaled

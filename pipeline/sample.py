@@ -55,6 +55,7 @@ class VideoSpec:
     boxed: tuple[int, int] | None = None    # the picture at this size padded with black bars into width x height
     interlaced: bool = False        # 1080i: two fields per frame, top first
     bitrate: str | None = None      # e.g. "6M"; default: x264's quality mode
+    gop_s: float = 2.0              # seconds between keyframes (phones: about 1)
     audio_lufs: float | None = None # speech-like sound at this loudness instead of a tone
     audio_clipped: bool = False     # ... driven 20 dB into full scale
 
@@ -154,7 +155,7 @@ def make_video(path: Path, spec: VideoSpec, *, timeout_s: float = 300) -> Path:
     vf += subtitle_filters(spec)
     if vf:
         cmd += ["-vf", ",".join(vf)]
-    cmd += ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-g", str(spec.fps * 2)]
+    cmd += ["-c:v", "libx264", "-preset", spec.preset, "-pix_fmt", "yuv420p", "-g", str(max(1, int(spec.fps * spec.gop_s)))]
     if spec.bitrate:
         cmd += ["-b:v", spec.bitrate, "-maxrate", spec.bitrate, "-bufsize", spec.bitrate]
     if spec.interlaced:

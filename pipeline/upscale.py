@@ -1,12 +1,12 @@
 """Is a "1080p" picture 1080 lines of detail, or 720 lines scaled up by an editing app?
 
 Method: the rescale knee. For each sampled frame and each candidate source height c, the
-frame goes down to 0.9c, c and 1.1c lines and back up (Lanczos both ways), and we measure what
+frame goes down to 0.9c, c and 1.2c lines and back up (Lanczos both ways), and we measure what
 each round trip loses (mean squared error). A picture scaled up from c lines holds nothing a
-trip through c lines removes, so the loss at c and at 1.1c is only the encoder's noise, while
+trip through c lines removes, so the loss at c and at 1.2c is only the encoder's noise, while
 0.9c cuts real detail: the loss jumps just below c (a knee). A native picture, sharp or soft,
 loses smoothly as the size shrinks: no knee at any candidate. The score is
-(loss(0.9c) - loss(c)) / (loss(c) - loss(1.1c)): at most about 1 for native pictures (well
+(loss(0.9c) - loss(c)) / (loss(c) - loss(1.2c)): at most about 1 for native pictures (well
 below for blurred ones, whose detail fades ever faster), tens at the source height of an
 upscale. The vertical axis decides; the horizontal one (at the matching width) must agree.
 
@@ -32,7 +32,7 @@ from . import ffmpeg
 from .models import Upscale
 from .ruleset import UpscaleRules
 
-STEPS = (0.9, 1.0, 1.1)
+STEPS = (0.9, 1.0, 1.2)
 DETAIL_STEP = 0.5       # detail is what a trip through half the smallest candidate loses
 BANDS = 5               # stripes a frame's losses are measured in (the median stripe decides)
 
@@ -43,12 +43,13 @@ def sample_count(duration_s: float, rules: UpscaleRules) -> int:
 
 
 def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: float, rules: UpscaleRules,
-                   threads: int = 1) -> list[str]:
-    """Frames spread over the video, as 8-bit luma at the stored size; keyframes only for a
-    long video (a few percent of the frames to decode)."""
+                   threads: int = 1, keyframes_only: bool = True) -> list[str]:
+    """Frames spread over the video, as 8-bit luma at the stored size. Keyframes first: they
+    are cheap to reach (a few percent of the frames to decode) and carry the encoder's best
+    picture, where a predicted frame of a noisy video smears the detail a knee needs."""
     samples = sample_count(duration_s, rules)
     interval = max(duration_s / samples, 0.04)
-    skip = ["-skip_frame", "nokey"] if duration_s >= rules.keyframes_from_s else []
+    skip = ["-skip_frame", "nokey"] if keyframes_only else []
     pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})',format=gray"
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-threads", str(threads), *skip, "-noautorotate",
             *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-vf", pick, "-fps_mode", "passthrough",
@@ -75,11 +76,14 @@ def band_knee(losses: list[np.ndarray]) -> float:
 
 def knee(losses: tuple[float, float, float]) -> float:
     """What the trip just below c loses more than the trip through c, against what going up
-    from c to 1.1c still gains. The encoder's noise is spread evenly over frequencies, so it
-    adds about the same to both steps (ratio near 1 for any native picture); an upscale's
-    detail ends at c, so the step above gains nothing and the ratio is large."""
-    lower, at, upper = losses
-    return max(lower - at, 0.0) / (max(at - upper, 0.0) + 0.02 * at + 0.01)
+    from c to 1.2c still gains. The encoder's noise and a native picture's detail go on above
+    c, so the step above (twice as wide) gains at least as much: a ratio of about 1 or less. An
+    upscale's detail ends at c: the step above gains nothing and the ratio is large. The step
+    above skips 1.1c on purpose: a trip through exactly c keeps a resampling grid (the
+    upscaler's, or the codec's blocks at half the lines) and loses less than its neighbours,
+    which a one-step comparison would read as a knee in a native picture too."""
+    lower, at, far = losses
+    return max(lower - at, 0.0) / (max(at - far, 0.0) + 0.02 * at + 0.01)
 
 
 def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float, float]] | None:
@@ -137,9 +141,14 @@ def estimate_native_size(source: str, demuxer: str | None, *, width: int, height
     folder = Path(tempfile.mkdtemp(prefix="upscale-", dir=work_dir))
     try:
         raw = folder / "frames.gray"
-        result = ffmpeg.run(sample_command(source, demuxer, raw, duration_s=duration_s, rules=rules, threads=threads),
-                            timeout_s=rules.timeout_s, stdout=False)
         size = width * height
+        cpu_s = 0.0
+        for keyframes_only in (True, False):      # a short clip with few keyframes: every frame
+            result = ffmpeg.run(sample_command(source, demuxer, raw, duration_s=duration_s, rules=rules, threads=threads,
+                                               keyframes_only=keyframes_only), timeout_s=rules.timeout_s, stdout=False)
+            cpu_s += result.cpu_s
+            if raw.stat().st_size // size >= rules.min_samples:
+                break
         per_frame = []
         with open(raw, "rb") as frames:
             for _ in range(sample_count(duration_s, rules)):     # one frame in memory at a time
@@ -149,6 +158,6 @@ def estimate_native_size(source: str, demuxer: str | None, *, width: int, height
                 knees = frame_knees(np.frombuffer(data, dtype=np.uint8).reshape(height, width), rules)
                 if knees:
                     per_frame.append(knees)
-        return judge(per_frame, width, height, rules), result.cpu_s
+        return judge(per_frame, width, height, rules), cpu_s
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,12 +10,13 @@ from itertools import cycle
 
 from pipeline.sample import VideoSpec
 
+# 8 s with a keyframe a second, as phones write them (the estimate samples keyframes first)
 SCENES = {
-    "sharp": VideoSpec(duration_s=2.0, subtitles=False, bitrate="8M"),
-    "soft": VideoSpec(duration_s=2.0, subtitles=False, bitrate="6M", soften=2.0),
-    "blurred": VideoSpec(duration_s=2.0, subtitles=False, bitrate="6M", soften=4.0),
-    "noisy": VideoSpec(duration_s=2.0, subtitles=False, bitrate="10M", grain=25),
-    "slides": VideoSpec(duration_s=2.0, subtitles=False, bitrate="4M", picture="slides"),
+    "sharp": VideoSpec(duration_s=8.0, gop_s=1.0, subtitles=False, bitrate="8M"),
+    "soft": VideoSpec(duration_s=8.0, gop_s=1.0, subtitles=False, bitrate="6M", soften=2.0),
+    "blurred": VideoSpec(duration_s=8.0, gop_s=1.0, subtitles=False, bitrate="6M", soften=4.0),
+    "noisy": VideoSpec(duration_s=8.0, gop_s=1.0, subtitles=False, bitrate="10M", grain=25),
+    "slides": VideoSpec(duration_s=8.0, gop_s=1.0, subtitles=False, bitrate="4M", picture="slides"),
 }
 SOURCES = {"720p": (1280, 720), "540p": (960, 540), "480p": (854, 480)}
 FLAGS = ("bilinear", "bicubic", "lanczos")
