@@ -105,18 +105,16 @@ def cost(work: Path, rules, seconds: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cost-seconds", type=float, default=150.0)
-    parser.add_argument("--skip-set", action="store_true")
-    parser.add_argument("--skip-cost", action="store_true")
+    parser = argparse.ArgumentParser(description="VIDEO_UPSCALED precision and recall; cost of the picture and sound checks")
+    parser.add_argument("--cost-seconds", type=float, default=150.0, help="length of the cost video")
+    for part in ("set", "cost"):
+        parser.add_argument(f"--skip-{part}", action="store_true", help=f"leave the {part} out")
     args = parser.parse_args()
     rules = load_rules(DEFAULT_RULES)
     with tempfile.TemporaryDirectory(prefix="bench-picture-") as tmp:
-        work = Path(tmp)
-        if not args.skip_set:
-            labelled_set(work, rules)
-        if not args.skip_cost:
-            cost(work, rules, args.cost_seconds)
+        for part, run in (("set", lambda: labelled_set(Path(tmp), rules)), ("cost", lambda: cost(Path(tmp), rules, args.cost_seconds))):
+            if not getattr(args, f"skip_{part}"):
+                run()
 
 
 if __name__ == "__main__":

@@ -59,6 +59,17 @@ class S3Server:
         stop_process(self.process)
 
 
+@contextlib.contextmanager
+def own_redis_db(redis_url: str, db: int):
+    """A Redis database of the test's own on the session's server, empty before and after."""
+    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + f"/{db}", decode_responses=True)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
     if process.poll() is not None:
         return

@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import redis
 import yaml
 
+from tests.services import own_redis_db
 from workers.state import DRAMATIQ_NAMESPACE, INFLIGHT, RunState, progress_key
 
 pytestmark = pytest.mark.integration
@@ -21,10 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def r(redis_url):
-    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/13", decode_responses=True)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with own_redis_db(redis_url, 13) as client:
+        yield client
 
 
 def scrape(port: int) -> dict[str, float]:

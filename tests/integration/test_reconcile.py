@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-import redis
 
+from tests.services import own_redis_db
 from workers import ledger
 from workers.reconcile import LOCK, ReconcilePolicy, Reconciler, summary
 from workers.state import INFLIGHT, MEDIA_INFLIGHT, RunState, progress_key
@@ -17,10 +17,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def r(redis_url):
-    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12", decode_responses=True)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with own_redis_db(redis_url, 12) as client:
+        yield client
 
 
 class Recorder:
