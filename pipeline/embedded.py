@@ -17,7 +17,7 @@ from .models import Material, UploadEvent, Verdict
 from .ruleset import Rules
 from .state.local import LocalState
 from .storage import LocalStore
-from .submission import SubmissionContext, write_report
+from .submission import SubmissionContext, write_verdict
 
 log = structlog.get_logger("pipeline")
 Progress = Callable[[str, str], None]
@@ -54,7 +54,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
                     trace=traceback.format_exc(limit=5))
         verdict = plan.decide(ctx, unpacked, results, error=plan.error_detail(stage, exc))
     progress("verdict", verdict.status)
-    publish(ctx, verdict)
+    write_verdict(ctx, verdict)
     bound.info("verdict_written", stage="verdict", status=verdict.status, findings=len(verdict.findings))
     if media:      # every video that decoded gets previews, whatever broke elsewhere (as in the workers)
         started = time.monotonic()
@@ -64,7 +64,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
             progress("media", material.path)
             made[material.path] = make_media(ctx, material, result)
         plan.merge_media(verdict, made, time.monotonic() - started if made else None)
-        publish(ctx, verdict)
+        write_verdict(ctx, verdict)
     return verdict
 
 
@@ -79,11 +79,6 @@ def run_part(ctx: SubmissionContext, part: plan.PartSpec, unpacked: plan.Unpacke
         return plan.failed_part(part, plan.error_detail(stage, exc))
     bound.info("part_done", stage=stage, part=part.name, findings=[f.code for f in result.findings])
     return result
-
-
-def publish(ctx: SubmissionContext, verdict: Verdict) -> None:
-    ctx.store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
-    write_report(ctx, verdict)
 
 
 def make_media(ctx: SubmissionContext, material: Material, result: plan.PartResult) -> plan.MediaResult:

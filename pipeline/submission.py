@@ -277,6 +277,14 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
     return report, findings
 
 
+def write_verdict(ctx: SubmissionContext, verdict: Verdict) -> dict:
+    """The verdict document under the layout's key, then its page; returns the document."""
+    document = verdict.model_dump(mode="json")
+    ctx.store.put_json(ctx.layout.verdict(), document)
+    write_report(ctx, verdict)
+    return document
+
+
 def write_report(ctx: SubmissionContext, verdict: Verdict) -> str | None:
     """report.html beside the verdict; a page that cannot be rendered is logged, never fatal.
 

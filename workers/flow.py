@@ -33,7 +33,7 @@ from pipeline.probe import blame_tool_failure
 from pipeline.ruleset import Rules
 from pipeline.state import ActivityState
 from pipeline.storage import ObjectStore
-from pipeline.submission import SubmissionContext, write_report
+from pipeline.submission import SubmissionContext, write_verdict
 
 from .state import FlowState, new_run_id
 
@@ -208,9 +208,7 @@ class Flow:
     def publish(self, ctx: SubmissionContext, run_id: str, verdict: Verdict) -> dict:
         sid = ctx.event.submission_id
         key = ctx.layout.verdict()
-        document = verdict.model_dump(mode="json")
-        self.store.put_json(key, document)
-        write_report(ctx, verdict)
+        document = write_verdict(ctx, verdict)
         announced = self.state.announce(sid, run_id, "verdict", verdict.status, key)
         if announced:
             self.state.record_verdict(sid, run_id, verdict.status)
@@ -279,13 +277,14 @@ class Flow:
         if ctx is None:
             return False
         material, report = self._video(ctx, run_id, index)
+        spec = media.spec_for(report, self.rendition_spec)
         with self._timed_media(submission_id, run_id), blamed(self.store, material):
             if piece >= 0:
                 media.encode_piece(self.store, ctx.layout, material, report.probe, piece, work_dir=self.settings.work_dir,
-                                   threads=self.settings.ffmpeg_threads, spec=media.spec_for(report, self.rendition_spec))
+                                   threads=self.settings.ffmpeg_threads, spec=spec)
             else:
                 media.encode_audio_piece(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
-                                         spec=media.spec_for(report, self.rendition_spec))
+                                         spec=spec)
         return self.state.mark_done(submission_id, run_id, Layout.pieces_group(index), Layout.piece_name(piece))
 
     def join_media(self, submission_id: str, run_id: str, index: int) -> None:
@@ -334,8 +333,7 @@ class Flow:
             if data is not None:
                 made[material.path] = plan.MediaResult.model_validate(data)
         reasons = plan.merge_media(verdict, made, self.state.seconds(submission_id, run_id, "media"))
-        self.store.put_json(ctx.layout.verdict(), verdict.model_dump(mode="json"))
-        write_report(ctx, verdict)
+        write_verdict(ctx, verdict)
         self.state.announce(submission_id, run_id, "media", verdict.status, ctx.layout.verdict(), reason="; ".join(reasons))
         self.state.media_finished(submission_id)
         return True
