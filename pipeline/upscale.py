@@ -34,7 +34,7 @@ from .ruleset import UpscaleRules
 
 STEPS = (0.9, 1.0, 1.2)
 DETAIL_STEP = 0.5       # detail is what a trip through half the smallest candidate loses
-BANDS = 5               # stripes a frame's losses are measured in (the median stripe decides)
+BANDS = 5               # stripes a frame's losses are measured in (the worst one is left out)
 
 
 def sample_count(duration_s: float, rules: UpscaleRules) -> int:
@@ -86,9 +86,9 @@ def knee(losses: tuple[float, float, float]) -> float:
     return max(lower - at, 0.0) / (max(at - far, 0.0) + 0.02 * at + 0.01)
 
 
-def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float, float]] | None:
-    """Per candidate source height: (vertical knee, horizontal knee at its width, loss below it);
-    None when the frame is too flat to judge. Each axis is measured on the middle half of the
+def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float]] | None:
+    """Per candidate source height: (vertical knee, horizontal knee at its width; 0 where the
+    vertical one saw none); None when the frame is too flat to judge. Each axis is measured on the middle half of the
     other one: a resize along one axis never mixes the other, so the crop changes nothing."""
     height, width = frame.shape
     columns = frame[:, width // 4: width - width // 4]
@@ -100,20 +100,20 @@ def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float
     out = {}
     for candidate_w, candidate_h in candidates:
         vertical = [rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s))), BANDS, axis=0) for s in STEPS]
-        out[candidate_h] = (band_knee(vertical), 0.0, float(vertical[0].mean()))
+        out[candidate_h] = (band_knee(vertical), 0.0)
     best_w, best_h = max(candidates, key=lambda size: out[size[1]][0])
     if out[best_h][0] >= rules.knee_threshold:      # the horizontal guard only where the vertical axis saw a knee
         horizontal = [rescale_loss(rows, (int(round(best_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
-        out[best_h] = (out[best_h][0], band_knee(horizontal), out[best_h][2])
+        out[best_h] = (out[best_h][0], band_knee(horizontal))
     return out
 
 
-def judge(per_frame: list[dict[int, tuple[float, float, float]]], width: int, height: int, rules: UpscaleRules) -> Upscale:
+def judge(per_frame: list[dict[int, tuple[float, float]]], width: int, height: int, rules: UpscaleRules) -> Upscale:
     """The native size the frames agree on, or none."""
     votes: list[tuple[int | None, float]] = []
     for knees in per_frame:
         best = max(knees, key=lambda c: knees[c][0])
-        vertical, horizontal, _ = knees[best]
+        vertical, horizontal = knees[best]
         found = vertical >= rules.knee_threshold and horizontal >= rules.cross_threshold
         votes.append((best if found else None, vertical))
     if len(votes) < rules.min_frames:

@@ -56,10 +56,10 @@ def test_the_knee_is_large_at_an_upscales_source_size_and_about_one_for_a_native
 
 
 def test_frames_must_agree_before_anything_is_said():
-    agree = [{720: (30.0, 20.0, 5.0), 540: (1.0, 0.0, 9.0)}] * 6 + [{720: (1.0, 0.0, 5.0)}] * 2
+    agree = [{720: (30.0, 20.0), 540: (1.0, 0.0)}] * 6 + [{720: (1.0, 0.0)}] * 2
     estimate = judge(agree, 1920, 1080, RULES.upscale)
     assert (estimate.native_width, estimate.native_height, estimate.agreeing_share, estimate.frames) == (1280, 720, 0.75, 8)
-    split = [{720: (30.0, 20.0, 5.0)}] * 4 + [{720: (1.0, 0.0, 5.0)}] * 4
+    split = [{720: (30.0, 20.0)}] * 4 + [{720: (1.0, 0.0)}] * 4
     assert judge(split, 1920, 1080, RULES.upscale).native_height is None
     assert judge(agree[:2], 1920, 1080, RULES.upscale).native_height is None          # too few frames to judge
 
