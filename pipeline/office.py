@@ -12,7 +12,6 @@ kernel allows a private namespace, under a timeout that kills its process group.
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import subprocess
@@ -30,6 +29,7 @@ MAIN_MASTER = 0x03F8
 ANTIWORD_TIMEOUT_S = 30
 LIBREOFFICE_TIMEOUT_S = 120
 TOOL_MEMORY_BYTES = 2 * 1024**3      # address space; LibreOffice converts within 2 GiB
+CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"   # what LibreOffice's launcher script calls (dirname, uname ...)
 
 
 def sniff_office(path: str) -> str | None:
@@ -58,7 +58,9 @@ def _run(argv: list[str], timeout_s: float, failure: str, cwd: str | None = None
         ValueError: `failure` when the tool fails (its own message names local paths: not for a
             teacher's eyes), or the timeout.
     """
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": cwd or "/tmp", "LANG": "C.UTF-8"}
+    # The tool is found here, as ffmpeg is; the child gets a fixed environment of its own.
+    argv = [shutil.which(argv[0]) or argv[0], *argv[1:]]
+    env = {"PATH": CHILD_PATH, "HOME": cwd or "/tmp", "LANG": "C.UTF-8"}
     try:
         return ffmpeg.run(argv, timeout_s=timeout_s, memory_bytes=TOOL_MEMORY_BYTES, cwd=cwd, env=env).stdout
     except ffmpeg.FFmpegError as exc:
