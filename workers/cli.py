@@ -248,8 +248,8 @@ def exporter(port: int = typer.Option(9292, "--port", help="where Prometheus scr
     from config.policy import all_queues
     from workers.exporter import serve
 
-    configure_logging(get_settings().log_level or "INFO", json=True)
     settings = get_settings()
+    configure_logging(settings.log_level or "INFO", json=True)
     serve(_redis(), all_queues(), settings.heartbeat_ms, port, _stop_on_signals())
 
 
