@@ -123,20 +123,24 @@ class LocalRunState:
     def record_verdict(self, submission_id: str, run_id: str, status: str) -> float | None:
         started = self.progress(submission_id, run_id).get("started_at")
         seconds = max(0.0, time.time() - float(started)) if started else None
-        self._set("", "metrics", **{f"status:{status}": int(self.metrics().get(f"status:{status}", 0)) + 1})
+        self._add("", "metrics", f"status:{status}", 1)
         return seconds
 
     def metrics(self) -> dict:
         return self.progress("", "metrics")
+
+    def _add(self, submission_id: str, run_id: str, field: str, amount: float) -> None:
+        """Add to a number in one statement (threads share the state: no read-then-write)."""
+        self._write("INSERT INTO progress VALUES (?, ?, ?, ?) ON CONFLICT (sid, run, field) "
+                    "DO UPDATE SET value = CAST(value AS REAL) + CAST(excluded.value AS REAL)",
+                    submission_id, run_id, field, str(amount))
 
     def inflight(self, kind: str = "verdict") -> list[str]:
         return [row[0] for row in self._rows("SELECT sid FROM inflight WHERE kind = ?", kind)]
 
     # timings --------------------------------------------------------------
     def add_seconds(self, submission_id: str, run_id: str, what: str, seconds: float) -> None:
-        self._write("INSERT INTO progress VALUES (?, ?, ?, ?) ON CONFLICT (sid, run, field) "
-                    "DO UPDATE SET value = CAST(value AS REAL) + CAST(excluded.value AS REAL)",
-                    submission_id, run_id, f"seconds:{what}", str(seconds))
+        self._add(submission_id, run_id, f"seconds:{what}", seconds)
 
     def seconds(self, submission_id: str, run_id: str, what: str) -> float | None:
         value = self.progress(submission_id, run_id).get(f"seconds:{what}")
