@@ -6,9 +6,13 @@ each round trip loses (mean squared error). A picture scaled up from c lines hol
 trip through c lines removes, so the loss at c and at 1.2c is only the encoder's noise, while
 0.9c cuts real detail: the loss jumps just below c (a knee). A native picture, sharp or soft,
 loses smoothly as the size shrinks: no knee at any candidate. The score is
-(loss(0.9c) - loss(c)) / (loss(c) - loss(1.2c)): at most about 1 for native pictures (well
-below for blurred ones, whose detail fades ever faster), tens at the source height of an
-upscale. The vertical axis decides; the horizontal one (at the matching width) must agree.
+(loss(0.9c) - loss(c)) / (loss(c) - loss(1.2c)), each step less the encoder's noise floor
+(what the trip through 1.2c still loses, spread over the frequencies above it): at most about
+1 for native pictures (well below for blurred ones, whose detail fades ever faster), 5 to 90
+at the source height of an upscale, grainy ones included. The vertical axis decides; the
+horizontal one (at the matching width) must agree. A candidate at exactly half the frame's
+lines comes last: a 2:1 round trip lands on the frame's own grid and loses less than its
+neighbours in any picture.
 
 Why not the spectrum's cut-off: a bilinear upscale leaves mirrored images above the source's
 Nyquist frequency, so the spectrum has no cliff there, and a blurred native picture has a
@@ -65,25 +69,30 @@ def rescale_loss(frame: np.ndarray, size: tuple[int, int], bands: int = 1, axis:
     return np.array([float(np.mean(part)) for part in np.array_split(diff, bands, axis=axis)])
 
 
-def band_knee(losses: list[np.ndarray]) -> float:
+def band_knee(losses: list[np.ndarray], candidate: int, frame: int) -> float:
     """The knee of the frame without its worst stripe: burned-in subtitles, a logo or a clock
     added at 1080 lines after the upscale keep detail through every trip and sit in one stripe,
     the one that loses most through c."""
     keep = np.ones(len(losses[1]), dtype=bool)
     keep[int(np.argmax(losses[1]))] = False
-    return knee(tuple(float(loss[keep].mean()) for loss in losses))
+    return knee(tuple(float(loss[keep].mean()) for loss in losses), candidate, frame)
 
 
-def knee(losses: tuple[float, float, float]) -> float:
+def knee(losses: tuple[float, float, float], candidate: int, frame: int) -> float:
     """What the trip just below c loses more than the trip through c, against what going up
-    from c to 1.2c still gains. The encoder's noise and a native picture's detail go on above
-    c, so the step above (twice as wide) gains at least as much: a ratio of about 1 or less. An
-    upscale's detail ends at c: the step above gains nothing and the ratio is large. The step
-    above skips 1.1c on purpose: a trip through exactly c keeps a resampling grid (the
-    upscaler's, or the codec's blocks at half the lines) and loses less than its neighbours,
-    which a one-step comparison would read as a knee in a native picture too."""
+    from c to 1.2c still gains, both less the encoder's noise floor. An upscale's detail ends
+    at c: what the trip through 1.2c still loses is the encoder's noise, spread evenly over
+    the frequencies from 1.2c to the frame's own size, so that density (per line) times each
+    step's width is taken off both steps. A native picture's detail goes on above c, sharp,
+    soft or noisy: the step above (twice as wide) gains at least as much, a ratio of about 1 or
+    less. An upscale's gains nothing beyond its noise: the ratio is large. The step above skips
+    1.1c on purpose: a trip through exactly c keeps a resampling grid (the upscaler's, or the
+    codec's blocks at half the lines) and loses less than its neighbours."""
     lower, at, far = losses
-    return max(lower - at, 0.0) / (max(at - far, 0.0) + 0.02 * at + 0.01)
+    density = far / max(frame - STEPS[2] * candidate, 1.0)
+    below = lower - at - density * (STEPS[1] - STEPS[0]) * candidate
+    above = at - far - density * (STEPS[2] - STEPS[1]) * candidate
+    return max(below, 0.0) / (max(above, 0.0) + 0.02 * at + 0.01)
 
 
 def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float]] | None:
@@ -100,19 +109,30 @@ def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float
     out = {}
     for candidate_w, candidate_h in candidates:
         vertical = [rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s))), BANDS, axis=0) for s in STEPS]
-        out[candidate_h] = (band_knee(vertical), 0.0)
-    best_w, best_h = max(candidates, key=lambda size: out[size[1]][0])
+        out[candidate_h] = (band_knee(vertical, candidate_h, height), 0.0)
+    best_w, best_h = best_candidate(candidates, out, height, rules)
     if out[best_h][0] >= rules.knee_threshold:      # the horizontal guard only where the vertical axis saw a knee
         horizontal = [rescale_loss(rows, (int(round(best_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
-        out[best_h] = (out[best_h][0], band_knee(horizontal))
+        out[best_h] = (out[best_h][0], band_knee(horizontal, best_w, width))
     return out
+
+
+def best_candidate(candidates: list[tuple[int, int]], knees: dict[int, tuple[float, float]], height: int,
+                   rules: UpscaleRules) -> tuple[int, int]:
+    """The candidate with the largest vertical knee, except that exactly half the frame's
+    lines comes last: a 2:1 round trip lands on the frame's own grid and loses less than its
+    neighbours in any picture (natives included), so its knee stands only when no other
+    candidate shows one."""
+    ranked = sorted(candidates, key=lambda size: knees[size[1]][0], reverse=True)
+    whole = [size for size in ranked if 2 * size[1] != height and knees[size[1]][0] >= rules.knee_threshold]
+    return whole[0] if whole else ranked[0]
 
 
 def judge(per_frame: list[dict[int, tuple[float, float]]], width: int, height: int, rules: UpscaleRules) -> Upscale:
     """The native size the frames agree on, or none."""
     votes: list[tuple[int | None, float]] = []
     for knees in per_frame:
-        best = max(knees, key=lambda c: knees[c][0])
+        _, best = best_candidate([(0, c) for c in knees], knees, height, rules)
         vertical, horizontal = knees[best]
         found = vertical >= rules.knee_threshold and horizontal >= rules.cross_threshold
         votes.append((best if found else None, vertical))

@@ -3,9 +3,9 @@
 from config.rules import load_rules
 from config.settings import DEFAULT_RULES
 from pipeline.models import ActivePicture, Interlace, Loudness, QcResult, Segment, Upscale, VideoProbe
-from pipeline.qc import active_picture, interlace, loudness
+from pipeline.qc import active_picture, crop_rects, field_counts, interlace, loudness
 from pipeline.rules import check_picture_and_sound
-from pipeline.upscale import judge, knee
+from pipeline.upscale import best_candidate, judge, knee
 
 RULES = load_rules(DEFAULT_RULES)
 
@@ -16,14 +16,14 @@ def crop_line(w: int, h: int, x: int, y: int, t: float) -> str:
 
 def test_a_pillarbox_is_the_active_picture_most_of_the_time_and_dark_samples_do_not_count():
     lines = [crop_line(480, 360, 80, 0, t) for t in range(8)] + [crop_line(-624, -344, 632, 352, 8.0)] + [crop_line(640, 360, 0, 0, 9.0)]
-    active = active_picture(lines, 640, 360, RULES.qc)
+    active = active_picture(crop_rects(lines), 640, 360, RULES.qc)
     assert (active.width, active.height, active.x, active.samples) == (480, 360, 80, 9)
     assert active.area_share == 0.75 and active.time_share == round(8 / 9, 4)
 
 
 def test_a_dark_edge_on_one_side_is_not_a_bar():
     lines = [crop_line(500, 360, 140, 0, t) for t in range(5)]        # 140 px dark on the left, none on the right
-    assert active_picture(lines, 640, 360, RULES.qc).time_share == 0.0
+    assert active_picture(crop_rects(lines), 640, 360, RULES.qc).time_share == 0.0
 
 
 def test_the_last_loudness_summary_counts_and_clipping_is_merged_across_frames():
@@ -41,18 +41,33 @@ def test_the_last_loudness_summary_counts_and_clipping_is_merged_across_frames()
 def test_idet_counts_come_from_its_last_summary():
     lines = ["[Parsed_idet_2 @ 0x1] Multi frame detection: TFF:     0 BFF:     0 Progressive:     0 Undetermined:     0",
              "[Parsed_idet_2 @ 0x2] Multi frame detection: TFF:    48 BFF:     0 Progressive:     2 Undetermined:     0"]
-    fields = interlace(lines, "tt", RULES.qc)
+    fields = interlace(field_counts(lines), "tt", RULES.qc)
     assert (fields.tff, fields.progressive, fields.interlaced, fields.confirmed, fields.deinterlace) == (48, 2, True, True, "all")
-    assert interlace(lines, "progressive", RULES.qc).deinterlace is None        # idet alone: no finding, no filter
+    assert interlace(field_counts(lines), "progressive", RULES.qc).deinterlace is None        # idet alone: no finding, no filter
 
 
 def test_the_knee_is_large_at_an_upscales_source_size_and_about_one_for_a_native_picture():
-    assert knee((2.37, 0.77, 0.63)) > 5                 # a 540p upscale (measured): nothing gained above c
-    assert knee((12.0, 10.0, 6.0)) < 1                  # white noise: the wider step above gains more
-    assert knee((0.10, 0.08, 0.01)) < 1                 # blur: detail fading ever faster
+    assert knee((2.37, 0.77, 0.63), 540, 1080) > 5                 # a 540p upscale (measured): nothing gained above c
+    assert knee((12.0, 10.0, 6.0), 720, 1080) < 1                  # white noise: the wider step above gains more
+    assert knee((0.10, 0.08, 0.01), 720, 1080) < 1                 # blur: detail fading ever faster
+    assert knee((88.27, 74.96, 48.38), 720, 1080) < 1              # native 1080p with heavy grain (measured)
     # a native camera frame whose trip through exactly half the lines keeps the codec's block
     # grid (loss 17.40 at 540, 16.51 at 594, 14.66 at 648: measured on the handheld clip)
-    assert knee((20.25, 17.40, 14.66)) < 1.5
+    assert knee((20.25, 17.40, 14.66), 540, 1080) < RULES.upscale.knee_threshold
+
+
+def test_the_encoders_noise_floor_is_taken_off_both_steps():
+    # a grainy 720p scene scaled up and encoded at 4 Mbit/s (measured): the encoder's noise above
+    # 720 lines hid the knee (1.2 without the floor); what the trip through 864 lines still loses
+    # is that noise, spread over 864..1080, and taken off both steps it is a clear knee
+    assert knee((8.44, 5.58, 3.26), 720, 1080) > RULES.upscale.knee_threshold
+
+
+def test_exactly_half_the_lines_counts_only_when_no_other_candidate_shows_a_knee():
+    sizes = [(1280, 720), (960, 540), (854, 480)]
+    assert best_candidate(sizes, {720: (6.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == (1280, 720)
+    assert best_candidate(sizes, {720: (1.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == (960, 540)
+    assert best_candidate(sizes, {720: (1.0, 0.0), 540: (2.0, 0.0), 480: (3.0, 0.0)}, 1080, RULES.upscale) == (854, 480)
 
 
 def test_frames_must_agree_before_anything_is_said():
