@@ -232,6 +232,30 @@ class Upscale(BaseModel):
     method: str = "rescale_knee"
 
 
+class PictureWindow(BaseModel):
+    """What the picture of one stretch of a long video gave (a message of its own in the
+    distributed mode). It owns [start, end) and reads on past `end` by the longest stretch a
+    detector needs, so that a black or frozen stretch crossing the seam is seen whole by one
+    side or long enough by both; times are the video's own."""
+
+    start: float
+    end: float
+    black: list[Segment] = Field(default_factory=list)
+    frozen: list[Segment] = Field(default_factory=list)
+    motions: list[tuple[float, float] | None] = Field(default_factory=list)   # frames in [start, end)
+    crops: list[tuple[int, int, int, int]] = Field(default_factory=list)      # (w, h, x, y) sampled in [start, end)
+    fields: tuple[int, int, int, int] | None = None                           # idet's counts (the first window)
+    decode_errors: int = 0
+
+
+class Soundtrack(BaseModel):
+    """The sound of a long video, in one pass of its own (decoding the audio alone is cheap)."""
+
+    silent: list[Segment] = Field(default_factory=list)
+    loudness: Loudness | None = None
+    decode_errors: int = 0
+
+
 class QcResult(BaseModel):
     black: list[Segment] = Field(default_factory=list)
     frozen: list[Segment] = Field(default_factory=list)

@@ -9,21 +9,29 @@ ffmpeg process: the video is decoded once.
 Shake is measured from vidstabdetect's local motion vectors: the frame's global motion is
 their median, and jitter is what remains after a short moving average, so a smooth pan or a
 tripod shot scores near zero and a hand-held walk does not.
+
+A long video (over `window_threshold_s`) is analysed in windows that separate workers can
+take (`plan_windows`, `analyse_window`), plus one pass over its sound alone
+(`analyse_sound`); `merge_windows` makes the same result as the one pass: each window reads
+on past its end by the longest stretch a detector needs, stretches that overlap across a
+seam become one, and only the first window looks for fields.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import shutil
 import statistics
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .ruleset import QcRules
 
 from . import ffmpeg
-from .models import ActivePicture, Interlace, Loudness, QcResult, Segment
+from .models import ActivePicture, Interlace, Loudness, PictureWindow, QcResult, Segment, Soundtrack
 
 _BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)")
 _FREEZE_START = re.compile(r"freeze_start:\s*([\d.]+)")
@@ -43,6 +51,7 @@ _PTS_TIME = re.compile(r"pts_time:(-?[\d.]+)")
 PEAK_FRAME_S = 0.1
 MAX_EVENTS = 10_000
 MAX_TRF_FRAMES = 400_000
+MAX_WINDOWS = 64
 
 
 def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, peaks_path: Path,
@@ -107,19 +116,24 @@ def parse_events(lines: list[str], duration_s: float) -> tuple[list[Segment], li
     return black, frozen, silent, errors
 
 
-def active_picture(lines: list[str], frame_width: int, frame_height: int, rules: QcRules) -> ActivePicture | None:
-    """The picture inside black bars, from cropdetect's once-a-second lines.
-
-    Dark samples (no picture found) do not count. Bars must be even on both sides, as
-    padding makes them: a dark blackboard along one edge is not a bar."""
+def crop_rects(lines: list[str], *, offset: float = 0.0, until: float | None = None) -> list[tuple[int, int, int, int]]:
+    """cropdetect's (w, h, x, y) per sampled second, at times offset + t before `until`."""
     rects = []
     for line in lines:
         if len(rects) >= MAX_EVENTS:
             break
-        if match := _CROP.search(line):
-            _x1, _x2, _y1, _y2, w, h, x, y = (int(v) for v in match.groups()[:8])
-            if w >= frame_width * 0.1 and h >= frame_height * 0.1:
-                rects.append((w, h, x, y))
+        if (match := _CROP.search(line)) and (until is None or offset + float(match[9]) < until):
+            rects.append(tuple(int(v) for v in match.groups()[4:8]))
+    return rects
+
+
+def active_picture(rects: list[tuple[int, int, int, int]], frame_width: int, frame_height: int,
+                   rules: QcRules) -> ActivePicture | None:
+    """The picture inside black bars, from cropdetect's once-a-second rectangles.
+
+    Dark samples (no picture found) do not count. Bars must be even on both sides, as
+    padding makes them: a dark blackboard along one edge is not a bar."""
+    rects = [r for r in rects if r[0] >= frame_width * 0.1 and r[1] >= frame_height * 0.1]
     if not rects or frame_width <= 0 or frame_height <= 0:
         return None
     w, h, x, y = (int(statistics.median(r[i] for r in rects)) for i in range(4))
@@ -164,13 +178,18 @@ def loudness(lines: list[str], peak_lines, rules: QcRules) -> Loudness:
     return result
 
 
-def interlace(lines: list[str], field_order: str | None, rules: QcRules) -> Interlace:
+def field_counts(lines: list[str]) -> tuple[int, int, int, int] | None:
     """idet's multi-frame counts (its last summary: ffmpeg prints one per graph it built)."""
-    counts = (0, 0, 0, 0)
+    counts = None
     for line in lines:
         if match := _IDET.search(line):
             counts = tuple(int(v) for v in match.groups())
-    result = Interlace(tff=counts[0], bff=counts[1], progressive=counts[2], undetermined=counts[3], field_order=field_order)
+    return counts
+
+
+def interlace(counts: tuple[int, int, int, int] | None, field_order: str | None, rules: QcRules) -> Interlace:
+    tff, bff, progressive, undetermined = counts or (0, 0, 0, 0)
+    result = Interlace(tff=tff, bff=bff, progressive=progressive, undetermined=undetermined, field_order=field_order)
     result.interlaced = result.interlaced_share >= rules.interlaced_min_share
     return result
 
@@ -229,6 +248,53 @@ def shake_measure(motions: list[tuple[float, float] | None], fps: float, width: 
     return round(statistics.median(medians), 5), round(sum(v > rules.shake_threshold for v in medians) / len(medians), 4), shaky
 
 
+@dataclass(frozen=True)
+class Picture:
+    """What the QC needs of the probe: the stored frame, the displayed aspect, the rate, the fields."""
+
+    duration_s: float
+    fps: float | None = None
+    frame_size: tuple[int, int] | None = None      # stored width, height (cropdetect sees them scaled)
+    aspect: float = 16 / 9                          # displayed (shake is measured on the displayed diagonal)
+    field_order: str | None = None
+
+    def analysis_size(self, rules: QcRules) -> tuple[int, int]:
+        """The analysed picture: the displayed shape, and the stored one that cropdetect sees."""
+        width = rules.analysis_width
+        height = int(round(width / self.aspect)) if self.aspect > 0 else width
+        stored_w, stored_h = self.frame_size or (width, height)
+        scaled_h = 2 * int(round(width * stored_h / stored_w / 2)) if stored_w else height
+        return height, scaled_h
+
+
+def assemble(picture: Picture, rules: QcRules, *, black: list[Segment], frozen: list[Segment], silent: list[Segment],
+             motions: list, crops: list, fields, loudness: Loudness | None, decode_errors: int) -> QcResult:
+    """The result from what one pass, or the merged windows, gave."""
+    width = rules.analysis_width
+    height, scaled_h = picture.analysis_size(rules)
+    score, share, shaky = shake_measure(motions, picture.fps or 25.0, width, height, rules)
+    return QcResult(black=black, frozen=drop_frozen_inside_black(frozen, black), silent=silent, shaky=shaky,
+                    shake_score=score, shaky_share=share, analysed_s=round(picture.duration_s, 3), decode_errors=decode_errors,
+                    active=active_picture(crops, width, scaled_h, rules), loudness=loudness,
+                    interlace=interlace(fields, picture.field_order, rules))
+
+
+def _read_trf(path: Path) -> list[tuple[float, float] | None]:
+    if not path.exists():
+        return []
+    with path.open(encoding="ascii", errors="replace") as lines:
+        return parse_trf(lines)
+
+
+def _read_loudness(lines: list[str], peaks: Path, rules: QcRules) -> Loudness:
+    with peaks.open(encoding="ascii", errors="replace") if peaks.exists() else contextlib.nullcontext([]) as peak_lines:
+        return loudness(lines, peak_lines, rules)
+
+
+def _timeout(duration_s: float, rules: QcRules) -> float:
+    return duration_s * rules.timeout_factor + 60
+
+
 def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | None, has_audio: bool, rules: QcRules,
            aspect: float = 16 / 9, frame_size: tuple[int, int] | None = None, field_order: str | None = None,
            work_dir: Path | None = None, threads: int = 0) -> tuple[QcResult, float]:
@@ -244,29 +310,128 @@ def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | 
     Raises:
         ffmpeg.FFmpegError: the video could not be decoded, or the pass ran out of time.
     """
-    tmp = Path(tempfile.mkdtemp(prefix="qc-", dir=work_dir))
-    try:
+    picture = Picture(duration_s, fps, frame_size, aspect, field_order)
+    with _scratch(work_dir) as tmp:
         trf, peaks = tmp / "motion.trf", tmp / "peaks.txt"
         cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, peaks_path=peaks, threads=threads)
-        timeout = duration_s * rules.timeout_factor + 60
-        result = ffmpeg.run(cmd, timeout_s=timeout, keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
+        result = ffmpeg.run(cmd, timeout_s=_timeout(duration_s, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, silent, errors = parse_events(lines, duration_s)
-        motions = parse_trf(trf.open(encoding="ascii", errors="replace")) if trf.exists() else []
-        width = rules.analysis_width
-        height = int(round(width / aspect)) if aspect > 0 else width
-        score, share, shaky = shake_measure(motions, fps or 25.0, width, height, rules)
-        stored_w, stored_h = frame_size or (width, height)
-        scaled_h = 2 * int(round(width * stored_h / stored_w / 2)) if stored_w else height
-        sound = None
-        if has_audio:
-            with peaks.open(encoding="ascii", errors="replace") if peaks.exists() else contextlib.nullcontext([]) as peak_lines:
-                sound = loudness(lines, peak_lines, rules)
-        qc = QcResult(black=black, frozen=drop_frozen_inside_black(frozen, black), silent=silent, shaky=shaky,
-                      shake_score=score, shaky_share=share, analysed_s=round(duration_s, 3), decode_errors=errors,
-                      active=active_picture(lines, width, scaled_h, rules), loudness=sound,
-                      interlace=interlace(lines, field_order, rules))
+        qc = assemble(picture, rules, black=black, frozen=frozen, silent=silent, motions=_read_trf(trf),
+                      crops=crop_rects(lines), fields=field_counts(lines),
+                      loudness=_read_loudness(lines, peaks, rules) if has_audio else None, decode_errors=errors)
         return qc, result.cpu_s
+
+
+@contextlib.contextmanager
+def _scratch(work_dir: Path | None):
+    tmp = Path(tempfile.mkdtemp(prefix="qc-", dir=work_dir))
+    try:
+        yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+
+# a long video in windows ------------------------------------------------------------------
+def overlap_s(rules: QcRules) -> float:
+    """How far a window reads past its end: the longest stretch a picture detector needs, and a second."""
+    return max(rules.black_min_s, rules.freeze_min_s) + 1.0
+
+
+def plan_windows(duration_s: float, rules: QcRules) -> list[tuple[float, float]]:
+    """The stretches a long video's picture is analysed in; [] for a video the one pass takes."""
+    if duration_s <= rules.window_threshold_s:
+        return []
+    count = min(math.ceil(duration_s / rules.window_s), MAX_WINDOWS)
+    bounds = [round(duration_s * i / count, 3) for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def picture_command(source: str, demuxer: str | None, rules: QcRules, *, start: float, length: float, trf_path: Path,
+                    with_fields: bool, threads: int = 1) -> list[str]:
+    """The picture half of the one pass over [start, start + length): the same filters; the
+    seek is exact (frames before `start` are decoded and dropped), so times are offset by `start`."""
+    scaled = f"scale={rules.analysis_width}:-2:flags=fast_bilinear"
+    fields = f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;" if with_fields else ""
+    graph = (f"[0:V:0]split={2 if with_fields else 1}[full]{'[fields]' if with_fields else ''};{fields}"
+             f"[full]{scaled},split=2[picture][crop];"
+             f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
+             f"[picture]blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
+             f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
+             f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads),
+            "-ss", f"{start:.3f}", "-t", f"{length:.3f}", *ffmpeg.input_args(source, demuxer),
+            "-filter_complex", graph, "-map", "[v]", "-an", "-f", "null", "-"]
+
+
+def sound_command(source: str, demuxer: str | None, rules: QcRules, *, peaks_path: Path, threads: int = 1) -> list[str]:
+    """The sound half of the one pass, over the whole soundtrack, the picture not decoded."""
+    sound = (f"ebur128=peak=true:framelog=verbose,silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s},"
+             f"aresample=48000,asetnsamples=n={int(48000 * PEAK_FRAME_S)}:p=0,"
+             f"astats=metadata=1:reset=1:measure_perchannel=none,"
+             f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}")
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *ffmpeg.input_args(source, demuxer),
+            "-vn", "-sn", "-dn", "-filter_complex", f"[0:a:0]{sound}[a]", "-map", "[a]", "-f", "null", "-"]
+
+
+def _shifted(stretches: list[Segment], offset: float) -> list[Segment]:
+    return [Segment(start=round(s.start + offset, 6), end=round(s.end + offset, 6)) for s in stretches]
+
+
+def analyse_window(source: str, demuxer: str | None, window: tuple[float, float], picture: Picture, rules: QcRules, *,
+                   first: bool, work_dir: Path | None = None, threads: int = 1) -> tuple[PictureWindow, float]:
+    """One window of a long video's picture. Returns it and ffmpeg's CPU seconds.
+
+    Raises:
+        ffmpeg.FFmpegError: the stretch could not be decoded, or not in time.
+    """
+    start, end = window
+    length = min(end + overlap_s(rules), picture.duration_s) - start
+    with _scratch(work_dir) as tmp:
+        trf = tmp / "motion.trf"
+        cmd = picture_command(source, demuxer, rules, start=start, length=length, trf_path=trf, with_fields=first, threads=threads)
+        result = ffmpeg.run(cmd, timeout_s=_timeout(length, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
+        lines = result.stderr_lines
+        black, frozen, _silent, errors = parse_events(lines, length)
+        owned_frames = int(round((end - start) * (picture.fps or 25.0)))
+        return PictureWindow(start=start, end=end, black=_shifted(black, start), frozen=_shifted(frozen, start),
+                             motions=_read_trf(trf)[:owned_frames], crops=crop_rects(lines, offset=start, until=end),
+                             fields=field_counts(lines) if first else None, decode_errors=errors), result.cpu_s
+
+
+def analyse_sound(source: str, demuxer: str | None, duration_s: float, rules: QcRules, *, work_dir: Path | None = None,
+                  threads: int = 1) -> tuple[Soundtrack, float]:
+    """The whole soundtrack of a long video. Returns it and ffmpeg's CPU seconds.
+
+    Raises:
+        ffmpeg.FFmpegError: the sound could not be decoded, or not in time.
+    """
+    with _scratch(work_dir) as tmp:
+        peaks = tmp / "peaks.txt"
+        result = ffmpeg.run(sound_command(source, demuxer, rules, peaks_path=peaks, threads=threads),
+                            timeout_s=_timeout(duration_s, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
+        lines = result.stderr_lines
+        _black, _frozen, silent, errors = parse_events(lines, duration_s)
+        return Soundtrack(silent=silent, loudness=_read_loudness(lines, peaks, rules), decode_errors=errors), result.cpu_s
+
+
+def joined(stretches: list[Segment]) -> list[Segment]:
+    """Stretches that overlap (one seen from both sides of a seam) become one."""
+    out: list[Segment] = []
+    for stretch in sorted(stretches, key=lambda s: (s.start, s.end)):
+        if out and stretch.start <= out[-1].end + 1e-3:
+            out[-1] = Segment(start=out[-1].start, end=max(out[-1].end, stretch.end))
+        else:
+            out.append(stretch)
+    return out
+
+
+def merge_windows(windows: list[PictureWindow], sound: Soundtrack | None, picture: Picture, rules: QcRules) -> QcResult:
+    """The windows (any order) and the soundtrack as the one pass would have found them."""
+    windows = sorted(windows, key=lambda w: w.start)
+    return assemble(picture, rules, black=joined([s for w in windows for s in w.black]),
+                    frozen=joined([s for w in windows for s in w.frozen]), silent=sound.silent if sound else [],
+                    motions=[m for w in windows for m in w.motions], crops=[c for w in windows for c in w.crops],
+                    fields=next((w.fields for w in windows if w.fields is not None), None),
+                    loudness=sound.loudness if sound else None,
+                    decode_errors=sum(w.decode_errors for w in windows) + (sound.decode_errors if sound else 0))

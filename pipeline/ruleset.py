@@ -116,6 +116,8 @@ class QcRules(_Frozen):
     quiet_lufs: float
     clip_peak_dbfs: float
     clip_min_s: float
+    window_threshold_s: float         # a longer video's picture is analysed in windows ...
+    window_s: float                   # ... of about this length, which workers take in parallel
 
 
 class UpscaleRules(_Frozen):
