@@ -69,6 +69,13 @@ class Layout:
     def part_result(self, run_id: str, part_name: str) -> str:
         return self._part(run_id, f"{part_name}.json")
 
+    def video_head(self, run_id: str, index: int) -> str:
+        """A long video's probe and format findings, while its jobs run."""
+        return self._part(run_id, f"video-{index}-head.json")
+
+    def video_job(self, run_id: str, index: int, job: str) -> str:
+        return self._part(run_id, f"video-{index}-{job}.json")
+
     def media_thumbnails(self, run_id: str, index: int) -> str:
         return self._part(run_id, f"{self.media_name(index)}-thumbnails.json")
 
@@ -87,6 +94,11 @@ class Layout:
     @staticmethod
     def pieces_group(index: int) -> str:
         return f"pieces-{index}"
+
+    @staticmethod
+    def jobs_group(index: int) -> str:
+        """The jobs (windows, sound, subtitles, upscale) of a long video's analysis."""
+        return f"video-jobs-{index}"
 
     @staticmethod
     def piece_name(piece: int) -> str:

@@ -288,6 +288,21 @@ class VideoReport(BaseModel):
     media_error: str | None = None        # why the previews could not be made, when they could not
 
 
+
+class VideoJobResult(BaseModel):
+    """What one job of a video's analysis gave: the whole of a short video, or one window,
+    the sound, the subtitle search or the upscale estimate of a long one (each a message of
+    its own in the distributed mode)."""
+
+    job: str
+    qc: QcResult | None = None
+    window: PictureWindow | None = None
+    sound: Soundtrack | None = None
+    subtitles: SubtitleReport | None = None
+    upscale: Upscale | None = None
+    error: dict | None = None          # the video could not be decoded: a PermanentError's code, reason and detail
+    timings: dict[str, float] = Field(default_factory=dict)
+
 class DocumentReport(BaseModel):
     path: str
     role: str | None = None

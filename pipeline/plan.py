@@ -26,7 +26,7 @@ from . import submission as stages
 from .classify import analysed_members
 from .errors import InputVanishedError, TransientError
 from .layout import Layout
-from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport
+from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoJobResult, VideoReport
 from .ruleset import Rules
 from .storage import ObjectStore
 from .submission import SubmissionContext
@@ -100,6 +100,41 @@ class PartKind:
     timing: str        # its key in the verdict's timings
     select: Callable[[list[Material], UploadEvent, Rules], list[int]]
     run: PartRunner
+
+
+class VideoHead(BaseModel):
+    """A video's probe, format findings and the jobs its analysis takes (stored while a long
+    video's jobs run on other workers)."""
+
+    report: VideoReport
+    findings: list[Finding] = Field(default_factory=list)
+    jobs: list[str] = Field(default_factory=list)       # none: the probe already said it cannot be decoded
+    seconds: float = 0.0
+
+
+def video_head(ctx: SubmissionContext, index: int, materials: list[Material]) -> VideoHead:
+    started = time.monotonic()
+    report, findings = stages.start_video(ctx, materials[index])
+    decodable = report.probe is not None and not stages.findings_stop(findings)
+    jobs = stages.video_jobs(ctx.rules, report.probe) if decodable else []
+    return VideoHead(report=report, findings=findings, jobs=jobs, seconds=time.monotonic() - started)
+
+
+def video_job(ctx: SubmissionContext, head: VideoHead, index: int, materials: list[Material], job: str) -> VideoJobResult:
+    return stages.run_video_job(ctx, materials[index], head.report.probe, job, materials)
+
+
+def video_result(ctx: SubmissionContext, part: PartSpec, head: VideoHead, results: list[VideoJobResult],
+                 materials: list[Material]) -> PartResult:
+    """The video part from its head and its jobs' results, with the timings the one message would have."""
+    own = replace(ctx, timings={})
+    started = time.monotonic()
+    report, findings = head.report, head.findings
+    if head.jobs:
+        report, findings = stages.finish_video(own, materials[part.index], head.report, head.findings, results, materials)
+    timing = KINDS[part.kind].timing
+    spent = head.seconds + time.monotonic() - started       # the jobs' own time is in their keys (qc_cpu ...)
+    return PartResult(part=part, video=report, findings=findings, timings={**own.timings, timing: spent})
 
 
 def _video_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:

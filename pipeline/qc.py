@@ -386,7 +386,10 @@ def analyse_window(source: str, demuxer: str | None, window: tuple[float, float]
         ffmpeg.FFmpegError: the stretch could not be decoded, or not in time.
     """
     start, end = window
-    length = min(end + overlap_s(rules), picture.duration_s) - start
+    reach = end + overlap_s(rules)
+    if first:       # idet sees as many frames as in the one pass
+        reach = max(reach, start + rules.idet_frames / (picture.fps or 25.0) + 1.0)
+    length = min(reach, picture.duration_s) - start
     with _scratch(work_dir) as tmp:
         trf = tmp / "motion.trf"
         cmd = picture_command(source, demuxer, rules, start=start, length=length, trf_path=trf, with_fields=first, threads=threads)

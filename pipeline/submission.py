@@ -6,8 +6,11 @@ report and its findings; bad input is a finding, never an exception.
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 import structlog
@@ -19,11 +22,11 @@ from .classify import WEAK_SOURCES, analysis_limited, classify_materials
 from .documents import Content, ContentReader, analyse_document, pdf_form_rows, xlsx_rows
 from .errors import InputVanishedError, PermanentError
 from .findings import make_finding
-from .models import (Author, DocumentReport, Finding, Material, QcResult, SubtitleReport, UploadEvent, Upscale, Verdict, VideoProbe,
-                     VideoReport)
+from .models import (Author, DocumentReport, Finding, Material, PictureWindow, QcResult, Soundtrack, SubtitleReport, UploadEvent,
+                     Upscale, Verdict, VideoJobResult, VideoProbe, VideoReport)
 from . import ffmpeg
 from .probe import blame_tool_failure, probe_video, tool_source
-from .qc import run_qc
+from .qc import Picture, analyse_sound, analyse_window, merge_windows, plan_windows, run_qc
 from .upscale import estimate_native_size
 from .subtitles import detect_subtitles
 from .storage import ObjectStore
@@ -163,10 +166,30 @@ def unpack_object(ctx: SubmissionContext, uploads: ObjectStore, key: str) -> Unp
         return unpack_submission(ctx, source, stat.size, archive_name)
 
 
-def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool = True,
-                  materials: list[Material] | None = None) -> tuple[VideoReport, list[Finding]]:
+def analyse_video(ctx: SubmissionContext, material: Material, *, materials: list[Material] | None = None) -> tuple[VideoReport, list[Finding]]:
     """Probe one video, apply the format rules, then the QC pass and the subtitle search
-    (`materials`: the archive's members, for subtitle files beside it); bad video is a finding."""
+    (`materials`: the archive's members, for subtitle files beside it); bad video is a finding.
+    A long video's jobs run side by side here, as they do on separate workers."""
+    materials = materials or [material]
+    report, findings = start_video(ctx, material)
+    if report.probe is None or findings_stop(findings):
+        return report, findings
+    jobs = video_jobs(ctx.rules, report.probe)
+    if len(jobs) == 1:
+        results = [run_video_job(ctx, material, report.probe, jobs[0], materials)]
+    else:
+        side_by_side = replace(ctx, ffmpeg_threads=ctx.ffmpeg_threads or 1)
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            results = list(pool.map(lambda job: run_video_job(side_by_side, material, report.probe, job, materials), jobs))
+    return finish_video(ctx, material, report, findings, results, materials)
+
+
+def findings_stop(findings: list[Finding]) -> bool:
+    return any(f.code == "VIDEO_UNREADABLE" for f in findings)
+
+
+def start_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding]]:
+    """The probe and the format rules: what every later job of the video needs."""
     report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
     try:
         report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
@@ -174,15 +197,71 @@ def analyse_video(ctx: SubmissionContext, material: Material, *, with_qc: bool =
         return report, [_unreadable(material, exc)]
     findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules,
                                     role_inferred=material.role_source in WEAK_SOURCES)
-    if with_qc:
-        try:
-            report.qc = quality_check(ctx, material, report.probe)
-        except PermanentError as exc:
-            return report, findings + [_unreadable(material, exc)]
-        report.qc.upscale = native_size(ctx, material, report.probe, report.qc)
-        findings += rulebook.check_qc(material.path, report.qc, ctx.rules, report.probe)
-        report.subtitles = find_subtitles(ctx, material, report.probe, materials or [material])
-        findings += rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules)
+    return report, findings
+
+
+WHOLE = "whole"
+
+
+def video_jobs(rules: Rules, probe: VideoProbe) -> list[str]:
+    """How a video's analysis is cut: one job for a short video; for a long one a job per
+    window of its picture, one for its sound, one for the subtitle search and one for the
+    upscale estimate, which workers take side by side (the slowest verdicts scale with them)."""
+    windows = plan_windows(probe.duration_s or 0.0, rules.qc)
+    if not windows:
+        return [WHOLE]
+    return [f"window-{i}" for i in range(len(windows))] + (["sound"] if probe.audio else []) + ["subtitles", "upscale"]
+
+
+def run_video_job(ctx: SubmissionContext, material: Material, probe: VideoProbe, job: str,
+                  materials: list[Material]) -> VideoJobResult:
+    """One job; a video ffmpeg cannot decode is the result's error, an outage is raised.
+
+    Raises:
+        TransientError: the store failed ffmpeg's reads.
+    """
+    own = replace(ctx, timings={})
+    result = VideoJobResult(job=job)
+    try:
+        if job == WHOLE:
+            result.qc = quality_check(own, material, probe)
+        elif job.startswith("window-"):
+            result.window = picture_window(own, material, probe, int(job.removeprefix("window-")))
+        elif job == "sound":
+            result.sound = soundtrack(own, material, probe)
+        elif job == "subtitles":
+            result.subtitles = find_subtitles(own, material, probe, materials)
+        elif job == "upscale":
+            result.upscale = native_size(own, material, probe, None)    # a boxed picture's estimate is dropped at the merge
+        else:
+            raise ValueError(f"no video job {job!r}")
+    except PermanentError as exc:
+        result.error = {"code": exc.code, "reason": str(exc), "detail": exc.detail}
+    result.timings = own.timings
+    return result
+
+
+def finish_video(ctx: SubmissionContext, material: Material, report: VideoReport, findings: list[Finding],
+                 results: list[VideoJobResult], materials: list[Material]) -> tuple[VideoReport, list[Finding]]:
+    """The jobs' results into the report, then the QC and subtitle rules."""
+    for result in results:
+        for key, seconds in result.timings.items():
+            ctx.timings[key] = ctx.timings.get(key, 0.0) + seconds
+    broken = next((result.error for result in results if result.error is not None), None)
+    if broken is not None:
+        return report, findings + [_unreadable(material, PermanentError(broken["reason"], code=broken["code"], detail=broken["detail"]))]
+    jobs = {result.job: result for result in results}
+    probe = report.probe
+    if WHOLE in jobs:
+        report.qc = jobs[WHOLE].qc
+        report.qc.upscale = native_size(ctx, material, probe, report.qc)
+    else:
+        sound = jobs["sound"].sound if "sound" in jobs else None
+        report.qc = merge_windows([r.window for r in results if r.window is not None], sound, qc_picture(probe), ctx.rules.qc)
+        report.qc.upscale = jobs["upscale"].upscale if upscale_wanted(ctx.rules, probe, report.qc) else None
+    findings = findings + rulebook.check_qc(material.path, report.qc, ctx.rules, probe)
+    report.subtitles = jobs["subtitles"].subtitles if "subtitles" in jobs else find_subtitles(ctx, material, probe, materials)
+    findings += rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules)
     return report, findings
 
 
@@ -207,6 +286,37 @@ def _unreadable(material: Material, exc: PermanentError) -> Finding:
                         **{k: v for k, v in exc.detail.items() if k != "reason"})
 
 
+def qc_picture(probe: VideoProbe) -> Picture:
+    return Picture(duration_s=probe.duration_s or 0.0, fps=probe.fps, frame_size=(probe.width or 0, probe.height or 0),
+                   aspect=(probe.display_width or 16) / (probe.display_height or 9), field_order=probe.field_order)
+
+
+@contextmanager
+def decoded(ctx: SubmissionContext, material: Material, probe: VideoProbe, what: str):
+    """The source for ffmpeg, and its failure as a finding's error.
+
+    Raises:
+        PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
+        TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
+    """
+    if (probe.width or 0) * (probe.height or 0) > ctx.rules.video.max_decode_pixels:
+        raise PermanentError("frame too large to decode", code="VIDEO_UNREADABLE",
+                             detail={"reason": f"画面尺寸{probe.width}x{probe.height}过大，无法解码"})
+    with tool_source(ctx.store, material.key) as source:
+        try:
+            yield source, ffmpeg.DEMUXERS.get(probe.container or "")
+        except ffmpeg.FFmpegError as exc:
+            log.warning(f"{what}_failed", path=material.path, returncode=exc.returncode, timed_out=exc.timed_out,
+                        cmd=ffmpeg.redact(exc.cmd)[-12:], stderr_tail=exc.stderr_tail[-800:])
+            blame_tool_failure(ctx.store, material.key, exc)
+            reason = "解码超时" if exc.timed_out else "视频数据无法解码"
+            raise PermanentError(f"{what} failed: {exc}", code="VIDEO_UNREADABLE", detail={"reason": reason}) from exc
+
+
+def _add_cpu(ctx: SubmissionContext, cpu_s: float) -> None:
+    ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
+
+
 def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe) -> QcResult:
     """The one-pass QC of a probed video.
 
@@ -214,33 +324,48 @@ def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe)
         PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
         TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
     """
-    demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
-    if (probe.width or 0) * (probe.height or 0) > ctx.rules.video.max_decode_pixels:
-        raise PermanentError("frame too large to decode", code="VIDEO_UNREADABLE",
-                             detail={"reason": f"画面尺寸{probe.width}x{probe.height}过大，无法解码"})
-    with tool_source(ctx.store, material.key) as source:
-        try:
-            qc, cpu_s = run_qc(source, demuxer, duration_s=probe.duration_s or 0.0, fps=probe.fps, has_audio=bool(probe.audio),
-                               rules=ctx.rules.qc, aspect=(probe.display_width or 16) / (probe.display_height or 9),
-                               frame_size=(probe.width or 0, probe.height or 0), field_order=probe.field_order,
-                               threads=ctx.ffmpeg_threads)
-            ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
-            return qc
-        except ffmpeg.FFmpegError as exc:
-            log.warning("qc_failed", path=material.path, returncode=exc.returncode, timed_out=exc.timed_out,
-                        cmd=ffmpeg.redact(exc.cmd)[-12:], stderr_tail=exc.stderr_tail[-800:])
-            blame_tool_failure(ctx.store, material.key, exc)
-            reason = "解码超时" if exc.timed_out else "视频数据无法解码"
-            raise PermanentError(f"qc failed: {exc}", code="VIDEO_UNREADABLE", detail={"reason": reason}) from exc
+    picture = qc_picture(probe)
+    with decoded(ctx, material, probe, "qc") as (source, demuxer):
+        qc, cpu_s = run_qc(source, demuxer, duration_s=picture.duration_s, fps=picture.fps, has_audio=bool(probe.audio),
+                           rules=ctx.rules.qc, aspect=picture.aspect, frame_size=picture.frame_size,
+                           field_order=picture.field_order, threads=ctx.ffmpeg_threads)
+    _add_cpu(ctx, cpu_s)
+    return qc
 
 
-def native_size(ctx: SubmissionContext, material: Material, probe: VideoProbe, qc: QcResult) -> Upscale | None:
-    """The upscale estimate of a picture that claims 1080 lines; interlaced pictures are left
-    alone (their fields are not a picture's lines), and so are boxed ones (the bars are their
-    finding, and their edges are no picture detail). Evidence only: a failure is logged, never raised."""
+def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe, index: int) -> PictureWindow:
+    """Window `index` of a long video's picture (raises as `quality_check` does)."""
+    windows = plan_windows(probe.duration_s or 0.0, ctx.rules.qc)
+    if not 0 <= index < len(windows):
+        raise ValueError(f"no window {index} of {len(windows)}")
+    with decoded(ctx, material, probe, "qc_window") as (source, demuxer):
+        window, cpu_s = analyse_window(source, demuxer, windows[index], qc_picture(probe), ctx.rules.qc, first=index == 0,
+                                       threads=ctx.ffmpeg_threads or 1)
+    _add_cpu(ctx, cpu_s)
+    return window
+
+
+def soundtrack(ctx: SubmissionContext, material: Material, probe: VideoProbe) -> Soundtrack:
+    """The sound of a long video in one pass (raises as `quality_check` does)."""
+    with decoded(ctx, material, probe, "qc_sound") as (source, demuxer):
+        sound, cpu_s = analyse_sound(source, demuxer, probe.duration_s or 0.0, ctx.rules.qc, threads=ctx.ffmpeg_threads or 1)
+    _add_cpu(ctx, cpu_s)
+    return sound
+
+
+def upscale_wanted(rules: Rules, probe: VideoProbe, qc: QcResult | None) -> bool:
+    """Only a picture that claims 1080 lines; interlaced pictures are left alone (their fields
+    are not a picture's lines), and so are boxed ones (the bars are their finding, and their
+    edges are no picture detail). Without the QC yet, only what the probe tells."""
+    if (probe.height or 0) < rules.upscale.min_height or (probe.field_order not in (None, "progressive")):
+        return False
+    return qc is None or qc.active is None or qc.active.area_share >= rules.qc.bars_max_area_share
+
+
+def native_size(ctx: SubmissionContext, material: Material, probe: VideoProbe, qc: QcResult | None) -> Upscale | None:
+    """The upscale estimate, where `upscale_wanted`. Evidence only: a failure is logged, never raised."""
     rules = ctx.rules.upscale
-    boxed = qc.active is not None and qc.active.area_share < ctx.rules.qc.bars_max_area_share
-    if (probe.height or 0) < rules.min_height or (qc.interlace and qc.interlace.flagged) or boxed:
+    if not upscale_wanted(ctx.rules, probe, qc):
         return None
     with ctx.timed("upscale"), tool_source(ctx.store, material.key) as source:
         try:

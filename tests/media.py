@@ -64,3 +64,34 @@ def long_recording(path: Path, seconds: int, tmp: Path) -> Path:
          "-movflags", "+faststart", str(path)])
     base.unlink()
     return path
+
+
+# (kind, seconds) of the picture of `across_seams`; the sound is a tone with silence from 44 s to 62 s
+SEAMED_PICTURE = (("moving", 13), ("black", 6), ("moving", 7), ("held", 14), ("moving", 7), ("black", 3), ("moving", 14))
+
+
+def across_seams(path: Path, *, size: str = "640x360", fps: int = 10) -> Path:
+    """64 s whose black (13-19 s, 47-50 s), frozen (26-40 s) and silent (44-62 s) stretches each
+    cross a seam of 16 s windows (16, 32, 48 s), the frozen one with less than the detector's
+    10 s on either side of it."""
+    inputs, labels = [], []
+    for index, (kind, seconds) in enumerate(SEAMED_PICTURE):
+        if kind == "black":
+            inputs += ["-f", "lavfi", "-i", f"color=c=black:s={size}:r={fps}:d={seconds}"]
+            labels.append(f"[{index}:v]")
+        elif kind == "held":
+            inputs += ["-f", "lavfi", "-i", f"testsrc2=s={size}:r={fps}:d={1 / fps}"]
+            labels.append(f"[h{index}]")
+        else:
+            inputs += ["-f", "lavfi", "-i", f"testsrc2=s={size}:r={fps}:d={seconds}"]
+            labels.append(f"[{index}:v]")
+    held = "".join(f"[{i}:v]loop=loop={s * fps - 1}:size=1:start=0,setpts=N/{fps}/TB[h{i}];"
+                   for i, (kind, s) in enumerate(SEAMED_PICTURE) if kind == "held")
+    tone = len(SEAMED_PICTURE)
+    inputs += ["-f", "lavfi", "-i", "sine=f=440:d=44", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono:d=18",
+               "-f", "lavfi", "-i", "sine=f=440:d=2"]
+    graph = (f"{held}{''.join(labels)}concat=n={len(SEAMED_PICTURE)}:v=1:a=0[v];"
+             f"[{tone}:a]aresample=44100[a0];[{tone + 1}:a]aresample=44100[a1];[{tone + 2}:a]aresample=44100[a2];"
+             f"[a0][a1][a2]concat=n=3:v=0:a=1[a]")
+    run([*FF, *inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", *X264, "-g", str(fps * 2), *AAC, str(path)])
+    return path

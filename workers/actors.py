@@ -20,7 +20,7 @@ flow = Flow(settings)
 # actor name -> its stage (policy, log lines, an error verdict's stage)
 STAGES = {"unpack_submission": plan.UNPACK_STAGE, **{kind.actor: kind.stage for kind in plan.PART_KINDS},
           "decide_verdict": plan.VERDICT_STAGE, "deliver_callback": "callback", "stage_gave_up": "failed",
-          "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode", "media_gave_up": "failed"}
+          "analyse_video_job": "video", "finish_video_part": "video", "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode", "media_gave_up": "failed"}
 
 broker = build_broker(settings, STAGES, timings=lambda: flow.state)
 
@@ -42,18 +42,37 @@ def unpack_submission(submission_id: str, run_id: str) -> None:
 
 def _part_actor(kind: plan.PartKind) -> dramatiq.Actor:
     def run_part(submission_id: str, run_id: str, index: int = 0) -> None:
-        last, wants_media = flow.run_part(submission_id, run_id, kind.kind, index)
-        if wants_media:
-            plan_media.send(submission_id, run_id, index)
-        if last:
-            decide_verdict.send(submission_id, run_id)
+        outcome = flow.run_part(submission_id, run_id, kind.kind, index)
+        for job in outcome.jobs:
+            analyse_video_job.send(submission_id, run_id, index, job)
+        _after_part(submission_id, run_id, index, outcome)
 
     run_part.__doc__ = f"The plan's {kind.kind} part of a run."
     return dramatiq.actor(run_part, actor_name=kind.actor, **_options(kind.stage))
 
 
+def _after_part(submission_id: str, run_id: str, index: int, outcome) -> None:
+    if outcome.wants_media:
+        plan_media.send(submission_id, run_id, index)
+    if outcome.last:
+        decide_verdict.send(submission_id, run_id)
+
+
+@dramatiq.actor(**_options("video"))
+def analyse_video_job(submission_id: str, run_id: str, index: int, job: str) -> None:
+    """One window, the sound, the subtitle search or the upscale estimate of a long video."""
+    if flow.run_video_job(submission_id, run_id, index, job):
+        finish_video_part.send(submission_id, run_id, index)
+
+
+@dramatiq.actor(**_options("video"))
+def finish_video_part(submission_id: str, run_id: str, index: int) -> None:
+    _after_part(submission_id, run_id, index, flow.finish_video(submission_id, run_id, index))
+
+
 PART_ACTORS = {kind.kind: _part_actor(kind) for kind in plan.PART_KINDS}
-PART_OF_ACTOR = {kind.actor: kind.kind for kind in plan.PART_KINDS}
+# a failed message of these actors is its part failing (args: submission_id, run_id, index, ...)
+PART_OF_ACTOR = {**{kind.actor: kind.kind for kind in plan.PART_KINDS}, "analyse_video_job": "video", "finish_video_part": "video"}
 
 
 @dramatiq.actor(**_options(plan.VERDICT_STAGE))

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import structlog
@@ -28,7 +28,7 @@ from config.settings import Settings
 from pipeline import ffmpeg, media, plan
 from pipeline.errors import EventError, InputVanishedError, PermanentError, TransientError
 from pipeline.layout import Layout
-from pipeline.models import Material, UploadEvent, Verdict, VideoReport, parse_event
+from pipeline.models import Material, UploadEvent, Verdict, VideoJobResult, VideoReport, parse_event
 from pipeline.probe import blame_tool_failure
 from pipeline.ruleset import Rules
 from pipeline.state import ActivityState
@@ -38,6 +38,13 @@ from pipeline.submission import SubmissionContext, write_verdict
 from .state import FlowState, new_run_id
 
 log = structlog.get_logger("workers")
+
+
+@dataclass
+class PartOutcome:
+    last: bool = False               # the run waited for nothing else: decide
+    wants_media: bool = False        # a decodable video: make its previews
+    jobs: list[str] = field(default_factory=list)    # a long video's jobs to send
 
 
 @dataclass
@@ -145,22 +152,66 @@ class Flow:
         self.state.set_stage(submission_id, run_id, "analyse")
         return parts
 
-    def run_part(self, submission_id: str, run_id: str, kind: str, index: int) -> tuple[bool, bool]:
-        """One part of the plan; returns (it was the last the run waited for, its video wants previews)."""
+    def run_part(self, submission_id: str, run_id: str, kind: str, index: int) -> PartOutcome:
+        """One part of the plan. A long video's part only probes it and returns the jobs to
+        send (windows, sound, subtitles, upscale); `finish_video` completes it."""
         ctx = self.context(submission_id, run_id)
         if ctx is None:
-            return False, False
+            return PartOutcome()
         unpacked = self._unpacked(ctx, run_id)
         part = plan.PartSpec(kind=kind, index=index)
         if unpacked is None or part not in plan.parts_of(unpacked, ctx.event, ctx.rules):
             raise TransientError(f"part {part.name} is not (yet) among the parts of run {run_id}")
-        result = plan.run_part(ctx, part, unpacked, self.inputs(ctx.event))
+        if kind != "video":
+            return self._part_finished(ctx, run_id, plan.run_part(ctx, part, unpacked, self.inputs(ctx.event)))
+        head = plan.video_head(ctx, index, unpacked.materials)
+        if len(head.jobs) > 1:
+            self.store.put_json(ctx.layout.video_head(run_id, index), head.model_dump(mode="json"))
+            self.state.expect(submission_id, run_id, Layout.jobs_group(index), head.jobs)
+            return PartOutcome(jobs=head.jobs)
+        results = [plan.video_job(ctx, head, index, unpacked.materials, job) for job in head.jobs]
+        return self._part_finished(ctx, run_id, plan.video_result(ctx, part, head, results, unpacked.materials))
+
+    def run_video_job(self, submission_id: str, run_id: str, index: int, job: str) -> bool:
+        """One job of a long video's analysis; True when it was the last of them."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None:
+            return False
+        unpacked, head = self._video_head(ctx, run_id, index)
+        result = plan.video_job(ctx, head, index, unpacked.materials, job)
+        self.store.put_json(ctx.layout.video_job(run_id, index, job), result.model_dump(mode="json"))
+        return self.state.mark_done(submission_id, run_id, Layout.jobs_group(index), job)
+
+    def finish_video(self, submission_id: str, run_id: str, index: int) -> PartOutcome:
+        """Merge a long video's jobs into its part, as the one message would have made it."""
+        ctx = self.context(submission_id, run_id)
+        if ctx is None or not self.state.complete(submission_id, run_id, Layout.jobs_group(index)):
+            return PartOutcome()
+        unpacked, head = self._video_head(ctx, run_id, index)
+        results = []
+        for job in head.jobs:
+            data = self.store.get_json(ctx.layout.video_job(run_id, index, job))
+            if data is None:
+                raise TransientError(f"job {job} of video {index} not readable")
+            results.append(VideoJobResult.model_validate(data))
+        part = plan.PartSpec(kind="video", index=index)
+        return self._part_finished(ctx, run_id, plan.video_result(ctx, part, head, results, unpacked.materials))
+
+    def _video_head(self, ctx: SubmissionContext, run_id: str, index: int) -> tuple[plan.Unpacked, plan.VideoHead]:
+        unpacked = self._unpacked(ctx, run_id)
+        data = self.store.get_json(ctx.layout.video_head(run_id, index))
+        if unpacked is None or data is None:
+            raise TransientError(f"video {index} of run {run_id} has no stored head")
+        return unpacked, plan.VideoHead.model_validate(data)
+
+    def _part_finished(self, ctx: SubmissionContext, run_id: str, result: plan.PartResult) -> PartOutcome:
+        submission_id = ctx.event.submission_id
         wants_media = plan.wants_media(result)
         if wants_media:
             # Registered before the part is marked done, so the set is final when the verdict is.
-            self.state.expect(submission_id, run_id, "media", [Layout.media_name(index)], replace=False)
-        self.store.put_json(ctx.layout.part_result(run_id, part.name), result.model_dump(mode="json"))
-        return self.state.part_done(submission_id, run_id, part.name), wants_media
+            self.state.expect(submission_id, run_id, "media", [Layout.media_name(result.part.index)], replace=False)
+        self.store.put_json(ctx.layout.part_result(run_id, result.part.name), result.model_dump(mode="json"))
+        return PartOutcome(last=self.state.part_done(submission_id, run_id, result.part.name), wants_media=wants_media)
 
     def part_gave_up(self, submission_id: str, run_id: str, kind: str, index: int, error: dict) -> bool:
         """A part out of retries is stored as failed and counts as done: the run still decides,

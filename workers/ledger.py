@@ -26,6 +26,8 @@ NAMESPACE = DRAMATIQ_NAMESPACE
 PART_NAMES = {
     "unpack_submission": lambda rest: "unpack",
     **{kind.actor: (lambda rest, kind=kind.kind: Layout.part_name(kind, rest[0] if rest else 0)) for kind in PART_KINDS},
+    "analyse_video_job": lambda rest: f"{Layout.part_name('video', rest[0])}/{rest[1]}",
+    "finish_video_part": lambda rest: f"{Layout.part_name('video', rest[0])}/finish",
     "decide_verdict": lambda rest: "decide",
     "plan_media": lambda rest: f"plan-{rest[0]}",
     "encode_media_piece": lambda rest: f"piece-{rest[0]}-{rest[1]}",
@@ -102,3 +104,12 @@ def whereabouts(r: redis.Redis, entry: LedgerEntry | None) -> str:
     if ready or delayed:
         return "queued"
     return "dead" if dead else "lost"
+
+
+def part_whereabouts(r: redis.Redis, known: dict[str, LedgerEntry], name: str) -> str:
+    """Where part `name` stands: its own message, or any of the messages it sent for its work
+    (a long video's jobs and their merge, named "video-3/window-0" ...): 'queued' when one
+    of them is, else 'dead' when one of them is, else 'lost'."""
+    mine = [known.get(name)] + [entry for other, entry in known.items() if other.startswith(name + "/")]
+    where = {whereabouts(r, entry) for entry in mine if entry is not None} or {"lost"}
+    return next(state for state in ("queued", "dead", "lost") if state in where)

@@ -96,7 +96,7 @@ class Reconciler:
         else:
             wanted = sorted(self.state.pending(submission_id, run_id, "parts")) or ["decide"]
         for name in wanted:
-            where = ledger.whereabouts(self.r, known.get(name))
+            where = ledger.part_whereabouts(self.r, known, name)
             if where == "queued":
                 continue
             stage_name = stage_of(name)

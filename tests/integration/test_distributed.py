@@ -47,17 +47,18 @@ def cluster(s3_server, redis_url, tmp_path_factory, ffmpeg_available):
     r.flushdb()
 
 
-def start(cluster, *args: str) -> subprocess.Popen:
+def start(cluster, *args: str, env: dict | None = None) -> subprocess.Popen:
     log = open(cluster["work"] / f"{args[0]}-{uuid.uuid4().hex[:6]}.log", "wb")
-    return subprocess.Popen([SMARTEDU, *args], env=cluster["env"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen([SMARTEDU, *args], env=env or cluster["env"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 @pytest.fixture
 def processes(cluster):
     started: list[subprocess.Popen] = []
 
-    def launch(*args: str) -> subprocess.Popen:
-        proc = start(cluster, *args)
+    def launch(*args: str, env: dict | None = None) -> subprocess.Popen:
+        proc = start(cluster, *args, env=env)
         started.append(proc)
         return proc
 
@@ -386,3 +387,49 @@ def test_roles_from_evidence_are_the_same_through_real_workers(cluster, processe
         assert embedded["status"] != "fail"
         if "title-only" in sid:
             assert any(f["code"] == "MAIN_WORK_MISMATCH" and "报名表" in f["message"] for f in distributed["findings"])
+
+
+def test_a_long_videos_qc_is_shared_by_two_workers_and_merged_across_seams(cluster, processes, rules, tmp_path):
+    """Windows of 16 s from 30 s on: the 64 s lesson's QC goes out as 4 windows, its sound,
+    subtitles and upscale jobs to two single-threaded workers; what they merge is what the
+    one-pass QC of the embedded mode finds, ranges and all."""
+    import yaml
+
+    from config.settings import DEFAULT_RULES
+    from pipeline.embedded import check_submission
+    from pipeline.models import parse_event
+    from tests import media
+    from tests.helpers import replace_member
+    from workers.ledger import entries
+
+    data = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    data["qc"].update(window_threshold_s=30, window_s=16)
+    windowed = tmp_path / "windowed.yaml"
+    windowed.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**cluster["env"], "SMARTEDU_RULES": str(windowed)}
+    for _ in range(2):
+        processes("worker", "--processes", "1", "--threads", "1", env=env)
+    sid = f"seams-{uuid.uuid4().hex[:6]}"
+    archive, event = sample(tmp_path, sid, submission_id=sid)
+    replace_member(archive, ".mp4", media.across_seams(tmp_path / "lesson.mp4").read_bytes())
+    key = f"{sid}/{archive.name}"
+    cluster["s3"].fput_object("uploads", key, str(archive))
+    event["archive"] = {"bucket": "uploads", "key": key}
+    add_event(cluster, event)
+    processes("ingest", "--claim-idle", "5", env=env)
+    wait_for(lambda: notices(cluster, sid), 240, "the verdict")
+    verdict = verdict_of(cluster, sid)
+    names = set(entries(cluster["redis"], sid, verdict["run_id"]))
+    video = next(v for v in verdict["videos"])
+    index = next(i for i, m in enumerate(verdict["materials"]) if m["path"] == video["path"])
+    assert {f"video-{index}/window-{n}" for n in range(4)} | {f"video-{index}/sound", f"video-{index}/finish"} <= names
+
+    embedded = check_submission(parse_event(event), archive, tmp_path / "embedded", rules, media=False,
+                                state_dir=tmp_path / "embedded-activity").model_dump(mode="json")
+    one_pass = embedded["videos"][0]["qc"]
+    assert [(s["start"], s["end"]) for s in one_pass["frozen"]] == [(26.0, 40.1)]
+    for field in ("black", "frozen", "silent", "shaky", "active", "loudness", "interlace", "decode_errors"):
+        assert video["qc"][field] == one_pass[field], field
+    qc_codes = {"VIDEO_BLACK_SEGMENTS", "VIDEO_FROZEN_SEGMENTS", "AUDIO_SILENT_SEGMENTS"}
+    assert [f for f in verdict["findings"] if f["code"] in qc_codes] == [f for f in embedded["findings"] if f["code"] in qc_codes]
+    assert {f["code"] for f in verdict["findings"]} >= qc_codes

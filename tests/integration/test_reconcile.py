@@ -83,6 +83,19 @@ def test_only_the_lost_parts_are_sent_again_even_without_a_ledger_entry(r):
     assert rec.sent == [("hash_main_work", ["s1", "r1", 0])]        # never recorded: its sender died first
 
 
+def test_a_long_video_whose_jobs_are_still_queued_is_left_alone_and_sent_again_once_they_are_lost(r):
+    started(r, parts=["video-0"])
+    record(r, "s1", "r1", "video-0", "analyse_video_part", ["s1", "r1", 0])       # done: it sent its jobs
+    record(r, "s1", "r1", "video-0/window-0", "analyse_video_job", ["s1", "r1", 0, "window-0"])
+    record(r, "s1", "r1", "video-0/window-1", "analyse_video_job", ["s1", "r1", 0, "window-1"], where="delayed")
+    rec = Recorder()
+    rec.reconciler(r).run_pass()
+    assert rec.sent == [], "a job of the part is still waiting for its retry"
+    r.hdel(f"{ledger.NAMESPACE}:video.DQ.msgs", "id-video-0/window-1")         # lost with a Redis restart
+    rec.reconciler(r).run_pass()
+    assert rec.sent == [("analyse_video_part", ["s1", "r1", 0])]     # the part again: it sends its jobs again
+
+
 def test_a_lost_decision_is_sent_again(r):
     started(r, parts=["video-0"], done=["video-0"])
     rec = Recorder()

@@ -77,6 +77,8 @@ def test_flow_messages_are_named_by_part():
 
     assert part_of(message("analyse_video_part", "s", "r", 3)) == ("s", "r", "video-3")
     assert part_of(message("encode_media_piece", "s", "r", 1, -1)) == ("s", "r", "piece-1--1")
+    assert part_of(message("analyse_video_job", "s", "r", 3, "window-0")) == ("s", "r", "video-3/window-0")
+    assert part_of(message("finish_video_part", "s", "r", 3)) == ("s", "r", "video-3/finish")
     assert part_of(message("deliver_callback", "s", "r")) is None
     assert part_of(message("stage_gave_up", {"args": []}, {})) is None
 
