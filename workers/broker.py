@@ -18,7 +18,7 @@ from config.settings import Settings
 from pipeline.errors import PermanentError, TransientError
 
 from . import outages
-from .ledger import MessageLedger
+from .ledger import MessageLedger, part_of
 from .outages import RepeatFilter, outage_of, wait_for_redis
 from .state import DRAMATIQ_NAMESPACE
 
@@ -50,6 +50,9 @@ class LogContext(dramatiq.Middleware):
         submission_id = first if isinstance(first, str) else message.kwargs.get("submission_id")
         structlog.contextvars.bind_contextvars(submission_id=submission_id, stage=self.stages.get(message.actor_name, message.actor_name),
                                                message_id=message.message_id, retries=message.options.get("retries", 0))
+        named = part_of(message)
+        if named is not None:       # which part, window or piece: "video-3/window-0", "piece-3-7"
+            structlog.contextvars.bind_contextvars(part=named[2])
         message.options["_started"] = time.monotonic()
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
