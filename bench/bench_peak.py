@@ -42,7 +42,6 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -394,7 +393,7 @@ def real_part(work: Path, lesson_s: float, video_s: float | None = None) -> tupl
                   f"{len(profile.pieces):8d}", flush=True)
         profiles["lesson"] = profiles["lesson"].with_media_of(profiles["case"])
         lesson = profiles["lesson"]
-        print(f"   lesson jobs: " + ", ".join(f"{k} {v:.0f}" for k, v in lesson.jobs.items()))
+        print("   lesson jobs: " + ", ".join(f"{k} {v:.0f}" for k, v in lesson.jobs.items()))
 
         archive, event = archive_of(work, "lesson", videos["lesson"], 1)
         event = deployment.upload(archive, event)
@@ -413,7 +412,7 @@ def real_part(work: Path, lesson_s: float, video_s: float | None = None) -> tupl
         predicted = simulate(simulated_arrivals, 2)["latency"]
         real = list(measured.values())
         model = list(predicted.values())
-        print(f"\n3. six uploads 20 s apart (4 case, team, school) on 2 worker processes, upload to verdict:")
+        print("\n3. six uploads 20 s apart (4 case, team, school) on 2 worker processes, upload to verdict:")
         for name, values in (("measured", real), ("simulated", model)):
             print(f"   {name:9s} p50 {statistics.median(values):6.1f} s   p95 {percentile(values, 0.95):6.1f} s")
         for share, label in ((0.5, "p50"), (0.95, "p95")):
