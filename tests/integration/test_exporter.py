@@ -114,3 +114,57 @@ def test_alerts_and_dashboard_use_only_exported_metrics():
         assert set(re.findall(r"\b(smartedu_\w+|dramatiq_\w+)", expr)) <= exported, expr
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     assert prometheus["rule_files"] and {job["job_name"] for job in prometheus["scrape_configs"]} >= {"smartedu-exporter", "smartedu-workers"}
+
+
+TOOLS = ROOT / ".tools"     # scripts/setup-system.sh puts promtool and Grafana's schema there
+
+
+def tool(local: Path, on_path: str | None = None) -> str:
+    """The set-up's copy of a tool, or the machine's own (`on_path`)."""
+    import shutil
+
+    found = (shutil.which(on_path) if on_path else None) or (str(local) if local.exists() else None)
+    assert found, f"{local.name} missing: run scripts/setup-system.sh (make setup)"
+    return found
+
+
+def test_prometheus_accepts_the_config_and_the_alerts_fire_on_what_they_name():
+    """promtool, Prometheus's own checker: the config's syntax, the rules, and the rules' unit
+    tests (deploy/prometheus/alerts.test.yml: each alert fires on its condition, not before)."""
+    import subprocess
+
+    promtool = tool(TOOLS / "bin" / "promtool", "promtool")
+    folder = ROOT / "deploy" / "prometheus"
+    for args in (["check", "config", "--syntax-only", "prometheus.yml"], ["check", "rules", "alerts.yml"],
+                 ["test", "rules", "alerts.test.yml"]):
+        done = subprocess.run([promtool, *args], cwd=folder, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+
+
+def test_the_dashboard_is_a_grafana_dashboard_by_grafanas_own_schema(tmp_path):
+    """The dashboard JSON typed against @grafana/schema's `Dashboard` (what Grafana's own
+    front end checks it with): an unknown field, a wrong type or a misspelt enum fails."""
+    import subprocess
+    import uuid
+
+    grafana = TOOLS / "grafana"
+    tsc = tool(grafana / "node_modules" / ".bin" / "tsc")
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/smartedu.json").read_text(encoding="utf-8"))
+
+    def typed(document: dict) -> subprocess.CompletedProcess:
+        check = grafana / f"check-{uuid.uuid4().hex[:8]}.ts"
+        check.write_text("import type { Dashboard } from '@grafana/schema';\nexport const dashboard: Dashboard = "
+                         + json.dumps(document, ensure_ascii=False, indent=1) + ";\n", encoding="utf-8")
+        try:
+            return subprocess.run([tsc, "--noEmit", "--strict", "--skipLibCheck", "--module", "esnext", "--moduleResolution",
+                                   "bundler", "--target", "es2020", check.name], cwd=grafana, capture_output=True, text=True,
+                                  timeout=120)
+        finally:
+            check.unlink()
+
+    done = typed(dashboard)
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = json.loads(json.dumps(dashboard))
+    broken["panels"][0]["gridPos"]["width"] = 12           # GridPos has w, not width
+    assert "GridPos" in typed(broken).stdout
