@@ -330,6 +330,7 @@ class Deployment:
                                 verdicts.setdefault(sid, int(entry_id.split("-")[0]) / 1000 - sent[sid])
                             elif sid in sent and fields.get("kind") == "media":
                                 done_media.add(sid)
+                time.sleep(5)       # the workers' last log lines pass through dramatiq's main process
             finally:
                 for proc in (worker, ingest):
                     services.stop_process(proc, timeout=30)
