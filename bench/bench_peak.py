@@ -42,6 +42,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -155,34 +156,100 @@ def segments(video_s: float) -> int:
 
 
 # the simulation --------------------------------------------------------------------------------
-@dataclass(order=True)
-class _Ready:
-    priority: int
-    ready_at: float
-    seq: int
-    seconds: float = field(compare=False)
-    done: object = field(compare=False)       # called with the finish time
+POLICIES = stage_policies()
+QUEUE = {stage: POLICIES[stage].queue for stage in ("unpack", "video", "document", "main_work", "verdict", "transcode")}
+PRIORITY = {stage: POLICIES[stage].priority or 0 for stage in QUEUE}
 
 
-def simulate(arrivals: list[tuple[float, Profile]], processes: int) -> dict:
-    """Upload-to-verdict latency of each arrival and the preview backlog, for `processes`
-    single-threaded worker processes."""
-    ready: list[_Ready] = []
-    running: list[tuple[float, int, object]] = []       # (finish, seq, done)
+@dataclass
+class _Message:
+    stage: str
+    seconds: float
+    done: object                    # called with the finish time
+    seq: int = 0
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return PRIORITY[self.stage], self.seq
+
+
+@dataclass
+class _Process:
+    """A single-threaded worker process: dramatiq's consumers hold up to `prefetch` unacked
+    messages per queue (the running one included), and the process runs the held message with
+    the lowest priority first. A held message waits for this process even when another is idle."""
+
+    queues: frozenset
+    held: dict = field(default_factory=dict)        # queue -> unacked messages
+    local: list = field(default_factory=list)       # heap of (order, message)
+    running: _Message | None = None
+
+
+ALL = frozenset(QUEUE.values())
+VERDICT_PATH = ALL - {QUEUE["transcode"]}
+LAYOUTS = {
+    # a two-core node: two processes on every queue (`smartedu worker -p 2 -t 1`) ...
+    "general": (ALL, ALL),
+    # ... or, as docker-compose.yml deploys them, one on the verdict path and one transcoding
+    "split": (VERDICT_PATH, frozenset({QUEUE["transcode"]})),
+}
+
+
+def simulate(arrivals: list[tuple[float, Profile]], nodes: int, layout: str = "split", *, prefetch: int = 1,
+             seed: int = 0) -> dict:
+    """Upload-to-verdict latency of each arrival and the preview backlog on `nodes` two-core
+    nodes of `layout` (single-threaded processes)."""
+    rng = random.Random(seed)
+    procs = [_Process(queues) for _ in range(nodes) for queues in LAYOUTS[layout]]
+    waiting: dict[str, list[_Message]] = defaultdict(list)       # Redis's queues (FIFO)
+    clock: list[tuple[float, int, object]] = []                  # (time, seq, action)
     seq = 0
     verdicts: dict[int, float] = {}
     previews: dict[int, float] = {}
-    waiting_previews: list[tuple[float, int]] = []      # (time, +1/-1)
+    waiting_previews: list[tuple[float, int]] = []
 
-    def send(at: float, seconds: float, priority: int, done) -> None:
+    def at(when: float, action) -> None:
         nonlocal seq
         seq += 1
-        heapq.heappush(ready, _Ready(priority, at, seq, seconds, done))
+        heapq.heappush(clock, (when, seq, action))
 
-    def fan(at: float, costs: list[float], priority: int, then) -> None:
+    def run_next(proc: _Process, now: float) -> None:
+        if proc.running is None and proc.local:
+            _, message = heapq.heappop(proc.local)
+            proc.running = message
+            at(now + message.seconds, lambda t, proc=proc: finished(proc, t))
+
+    def hold(proc: _Process, message: _Message, now: float) -> None:
+        queue = QUEUE[message.stage]
+        proc.held[queue] = proc.held.get(queue, 0) + 1
+        heapq.heappush(proc.local, (message.order, message))
+        run_next(proc, now)
+
+    def send(now: float, stage: str, seconds: float, done) -> None:
+        nonlocal seq
+        seq += 1
+        message = _Message(stage, seconds, done, seq)
+        queue = QUEUE[stage]
+        room = [proc for proc in procs if queue in proc.queues and proc.held.get(queue, 0) < prefetch]
+        if room and not waiting[queue]:
+            hold(rng.choice(room), message, now)
+        else:
+            waiting[queue].append(message)
+
+    def finished(proc: _Process, now: float) -> None:
+        message, proc.running = proc.running, None
+        queue = QUEUE[message.stage]
+        proc.held[queue] -= 1
+        message.done(now)
+        for name, backlog in waiting.items():          # its consumers fetch again where they have room
+            while backlog and name in proc.queues and proc.held.get(name, 0) < prefetch:
+                hold(proc, backlog.pop(0), now)
+        run_next(proc, now)
+
+    def fan(now: float, stage: str, costs: list[float], then) -> None:
         """Messages sent at once; `then` when the last is done."""
         if not costs:
-            then(at)
+            then(now)
             return
         left = [len(costs)]
 
@@ -191,7 +258,7 @@ def simulate(arrivals: list[tuple[float, Profile]], processes: int) -> dict:
             if left[0] == 0:
                 then(t)
         for cost in costs:
-            send(at, cost, priority, one)
+            send(now, stage, cost, one)
 
     def submission(index: int, arrived: float, p: Profile) -> None:
         def media(t: float) -> None:
@@ -200,59 +267,42 @@ def simulate(arrivals: list[tuple[float, Profile]], processes: int) -> dict:
             def joined(t2: float) -> None:
                 previews[index] = t2
                 waiting_previews.append((t2, -1))
-            send(t, p.plan_media, MEDIA_PRIORITY,
-                 lambda t1: fan(t1, p.pieces + ([p.audio] if p.audio else []), MEDIA_PRIORITY,
-                                lambda t2: send(t2, p.join, MEDIA_PRIORITY, joined) if p.pieces else joined(t2)))
+            send(t, "transcode", p.plan_media,
+                 lambda t1: fan(t1, "transcode", p.pieces + ([p.audio] if p.audio else []),
+                                lambda t2: send(t2, "transcode", p.join, joined) if p.pieces else joined(t2)))
 
         def parts(t: float) -> None:
-            chains = 1 + len(p.others)
-            left = [chains]
+            left = [1 + len(p.others)]
 
             def part_done(t1: float) -> None:
                 left[0] -= 1
                 if left[0] == 0:
-                    send(t1, p.decide, 0, lambda t2: verdicts.__setitem__(index, t2))
+                    send(t1, "verdict", p.decide, lambda t2: verdicts.__setitem__(index, t2))
 
             def video_done(t1: float) -> None:
                 media(t1)
                 part_done(t1)
             if p.jobs:
-                send(t, p.head, 0, lambda t1: fan(t1, list(p.jobs.values()), 0, lambda t2: send(t2, p.finish, 0, video_done)))
+                send(t, "video", p.head,
+                     lambda t1: fan(t1, "video", list(p.jobs.values()), lambda t2: send(t2, "video", p.finish, video_done)))
             else:
-                send(t, p.head, 0, video_done)
+                send(t, "video", p.head, video_done)
             for cost in p.others:
-                send(t, cost, 0, part_done)
-        send(arrived, p.unpack, 0, parts)
+                send(t, "document", cost, part_done)
+        send(arrived, "unpack", p.unpack, parts)
 
-    pending = sorted(enumerate(arrivals), key=lambda item: item[1][0])
-    now, next_arrival, idle = 0.0, 0, processes
-    while next_arrival < len(pending) or ready or running:
-        # start what idle processes can take now
-        while idle and ready and ready[0].ready_at <= now:
-            item = heapq.heappop(ready)
-            seq += 1
-            heapq.heappush(running, (now + item.seconds, seq, item.done))
-            idle -= 1
-        upcoming = [t for t in (running[0][0] if running else None,
-                                pending[next_arrival][1][0] if next_arrival < len(pending) else None) if t is not None]
-        if not upcoming:
-            break
-        now = max(now, min(upcoming))
-        while next_arrival < len(pending) and pending[next_arrival][1][0] <= now:
-            index, (at, profile) = pending[next_arrival]
-            submission(index, at, profile)
-            next_arrival += 1
-        while running and running[0][0] <= now:
-            finish, _, done = heapq.heappop(running)
-            idle += 1
-            done(finish)
+    for index, (arrived, profile) in enumerate(arrivals):
+        at(arrived, lambda t, index=index, profile=profile: submission(index, t, profile))
+    while clock:
+        when, _, action = heapq.heappop(clock)
+        action(when)
     latency = {i: verdicts[i] - arrivals[i][0] for i in verdicts}
-    backlog, most, level = [], 0, 0
+    most, level = 0, 0
     for _t, step in sorted(waiting_previews):
         level += step
         most = max(most, level)
-    last_upload = max(at for at, _ in arrivals)
-    backlog = sum(1 for i, (at, p) in enumerate(arrivals) if previews.get(i, math.inf) > last_upload)
+    last_upload = max(arrived for arrived, _ in arrivals)
+    backlog = sum(1 for i in range(len(arrivals)) if previews.get(i, math.inf) > last_upload)
     return {"latency": latency, "most_previews_waiting": most, "previews_after_last_upload": backlog,
             "previews_done_s_after_last_upload": max(previews.values(), default=0.0) - last_upload}
 
@@ -303,15 +353,18 @@ class Deployment:
         self.client.fput_object("uploads", key, str(archive))
         return {**event, "archive": {"bucket": "uploads", "key": key}}
 
-    def run(self, uploads: list[tuple[float, dict]], processes: int, *, media: bool, label: str) -> tuple[dict, list[dict]]:
-        """Send each event at its offset; returns upload-to-verdict seconds by submission and the log lines."""
+    def run(self, uploads: list[tuple[float, dict]], groups: list[tuple[list[str] | None, int]], *, media: bool,
+            label: str) -> tuple[dict, list[dict]]:
+        """Send each event at its offset to worker groups of (queues or all, processes); returns
+        upload-to-verdict seconds by submission and the workers' log lines."""
         self.r.flushdb()
         log_path = self.work / f"{label}.log"
         with open(log_path, "wb") as log:
-            worker = subprocess.Popen([SMARTEDU, "worker", "--processes", str(processes), "--threads", "1"], env=self.env,
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            ingest = subprocess.Popen([SMARTEDU, "ingest"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+            started = [subprocess.Popen([SMARTEDU, "worker", *(["--queues", *queues] if queues else []), "--processes",
+                                         str(processes), "--threads", "1"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True) for queues, processes in groups]
+            started.append(subprocess.Popen([SMARTEDU, "ingest"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True))
             try:
                 time.sleep(5)
                 start, sent, verdicts, done_media, last_id = time.time(), {}, {}, set(), "0-0"
@@ -332,7 +385,7 @@ class Deployment:
                                 done_media.add(sid)
                 time.sleep(5)       # the workers' last log lines pass through dramatiq's main process
             finally:
-                for proc in (worker, ingest):
+                for proc in started:
                     services.stop_process(proc, timeout=30)
         lines = []
         for raw in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -383,7 +436,8 @@ def real_part(work: Path, lesson_s: float, video_s: float | None = None) -> tupl
         for kind in KINDS:
             archive, event = archive_of(work, kind, videos[kind], 0)
             event = deployment.upload(archive, event)
-            latency, lines = deployment.run([(0.0, event)], 1, media=kind != "lesson", label=f"alone-{kind}")
+            group = [(None, 1)] if kind != "lesson" else [(sorted(VERDICT_PATH), 1)]
+            latency, lines = deployment.run([(0.0, event)], group, media=kind != "lesson", label=f"alone-{kind}")
             mine = [line for line in lines if line.get("submission_id") == event["submission_id"]]
             profile = Profile.from_log(mine, lengths[kind])
             profiles[kind] = profile
@@ -398,7 +452,7 @@ def real_part(work: Path, lesson_s: float, video_s: float | None = None) -> tupl
 
         archive, event = archive_of(work, "lesson", videos["lesson"], 1)
         event = deployment.upload(archive, event)
-        latency, _ = deployment.run([(0.0, event)], 2, media=False, label="lesson-2")
+        latency, _ = deployment.run([(0.0, event)], [(sorted(VERDICT_PATH), 2)], media=False, label="lesson-2")
         lesson_two = latency.get(event["submission_id"])
         print(f"\n2. a {lesson_s / 60:.0f} min lesson, upload to verdict: 1 process {lesson_one:.0f} s, 2 processes "
               f"{lesson_two:.0f} s = {lesson_two / lesson_one:.2f} of 1 (target <= 0.6)", flush=True)
@@ -409,11 +463,12 @@ def real_part(work: Path, lesson_s: float, video_s: float | None = None) -> tupl
             archive, event = archive_of(work, kind, videos[kind], 10 + n)
             uploads.append((20.0 * n, deployment.upload(archive, event)))
             simulated_arrivals.append((20.0 * n, profiles[kind]))
-        measured, _ = deployment.run(uploads, 2, media=True, label="check")
-        predicted = simulate(simulated_arrivals, 2)["latency"]
+        # one two-core node as docker-compose.yml deploys it: a verdict-path process and a transcoder
+        measured, _ = deployment.run(uploads, [(sorted(VERDICT_PATH), 1), ([QUEUE["transcode"]], 1)], media=True, label="check")
         real = list(measured.values())
-        model = list(predicted.values())
-        print("\n3. six uploads 20 s apart (4 case, team, school) on 2 worker processes, upload to verdict:")
+        model = [v for seed in range(20) for v in simulate(simulated_arrivals, 1, "split", seed=seed)["latency"].values()]
+        print("\n3. six uploads 20 s apart (4 case, team, school) on one node (a verdict-path process, a transcoder),"
+              " upload to verdict (simulated: 20 runs of the random prefetch):")
         for name, values in (("measured", real), ("simulated", model)):
             print(f"   {name:9s} p50 {statistics.median(values):6.1f} s   p95 {percentile(values, 0.95):6.1f} s")
         for share, label in ((0.5, "p50"), (0.95, "p95")):
@@ -429,15 +484,18 @@ def capacity(profiles: dict[str, Profile], seed: int) -> None:
     arrivals = activity(profiles, seed)
     span = 3 * 86400
     late = [i for i, (at, _) in enumerate(arrivals) if at >= span - 12 * 3600]
-    print("\n4. the activity: 3,000 uploads over 3 days, 1,500 in the last 12 hours; workers of two single-threaded processes")
-    print(f"   {'workers':>7s} {'p50 verdict':>12s} {'p95 verdict':>12s} {'max previews waiting':>21s} "
-          f"{'previews unfinished at deadline':>32s} {'all previews done after':>24s}")
-    for workers in (2, 5, 10, 20, 40):
-        result = simulate(arrivals, 2 * workers)
-        values = [result["latency"][i] for i in late if i in result["latency"]]
-        print(f"   {workers:7d} {fmt(statistics.median(values)):>12s} {fmt(percentile(values, 0.95)):>12s} "
-              f"{result['most_previews_waiting']:21d} {result['previews_after_last_upload']:32d} "
-              f"{fmt(max(0.0, result['previews_done_s_after_last_upload'])):>24s}", flush=True)
+    print("\n4. the activity: 3,000 uploads over 3 days, 1,500 in the last 12 hours, on two-core nodes")
+    for layout, words in (("split", "one verdict-path process and one transcoder each (docker-compose.yml)"),
+                          ("general", "two processes on every queue each (smartedu worker -p 2 -t 1)")):
+        print(f"   nodes of {words}:")
+        print(f"   {'nodes':>5s} {'p50 verdict':>12s} {'p95 verdict':>12s} {'max previews waiting':>21s} "
+              f"{'previews unfinished at deadline':>32s} {'all previews done after':>24s}")
+        for workers in (2, 5, 10, 20, 40):
+            result = simulate(arrivals, workers, layout, seed=seed)
+            values = [result["latency"][i] for i in late if i in result["latency"]]
+            print(f"   {workers:5d} {fmt(statistics.median(values)):>12s} {fmt(percentile(values, 0.95)):>12s} "
+                  f"{result['most_previews_waiting']:21d} {result['previews_after_last_upload']:32d} "
+                  f"{fmt(max(0.0, result['previews_done_s_after_last_upload'])):>24s}", flush=True)
     demand = sum(p.verdict_s for _, p in arrivals), sum(p.media_s for _, p in arrivals)
     print(f"   work: verdict path {demand[0] / 3600:.0f} CPU h, previews {demand[1] / 3600:.0f} CPU h")
 

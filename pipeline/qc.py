@@ -80,8 +80,13 @@ def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: b
     if has_audio:
         graph += f";[0:a:0]{sound}[a]"
         maps += ["-map", "[a]"]
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads),
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
             *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]
+
+
+def _graph_threads(threads: int) -> list[str]:
+    """The filter graph's own threads follow `-threads` (0: ffmpeg decides, as for decoding)."""
+    return ["-filter_complex_threads", str(threads)] if threads > 0 else []
 
 
 def parse_events(lines: list[str], duration_s: float) -> tuple[list[Segment], list[Segment], list[Segment], int]:
@@ -359,7 +364,7 @@ def picture_command(source: str, demuxer: str | None, rules: QcRules, *, start: 
              f"[picture]blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
              f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
              f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads),
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
             "-ss", f"{start:.3f}", "-t", f"{length:.3f}", *ffmpeg.input_args(source, demuxer),
             "-filter_complex", graph, "-map", "[v]", "-an", "-f", "null", "-"]
 
@@ -370,8 +375,8 @@ def sound_command(source: str, demuxer: str | None, rules: QcRules, *, peaks_pat
              f"aresample=48000,asetnsamples=n={int(48000 * PEAK_FRAME_S)}:p=0,"
              f"astats=metadata=1:reset=1:measure_perchannel=none,"
              f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}")
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *ffmpeg.input_args(source, demuxer),
-            "-vn", "-sn", "-dn", "-filter_complex", f"[0:a:0]{sound}[a]", "-map", "[a]", "-f", "null", "-"]
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
+            *ffmpeg.input_args(source, demuxer), "-vn", "-sn", "-dn", "-filter_complex", f"[0:a:0]{sound}[a]", "-map", "[a]", "-f", "null", "-"]
 
 
 def _shifted(stretches: list[Segment], offset: float) -> list[Segment]:

@@ -210,7 +210,9 @@ def video_jobs(rules: Rules, probe: VideoProbe) -> list[str]:
     windows = plan_windows(probe.duration_s or 0.0, rules.qc)
     if not windows:
         return [WHOLE]
-    return [f"window-{i}" for i in range(len(windows))] + (["sound"] if probe.audio else []) + ["subtitles", "upscale"]
+    # longest first (workers take them in this order): the subtitle search of a lesson costs
+    # more than a window, the sound and the upscale estimate less
+    return ["subtitles", *(f"window-{i}" for i in range(len(windows))), *(["sound"] if probe.audio else []), "upscale"]
 
 
 def run_video_job(ctx: SubmissionContext, material: Material, probe: VideoProbe, job: str,

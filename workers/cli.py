@@ -218,6 +218,13 @@ def worker(
     os.environ.setdefault("dramatiq_prom_port", str(settings.metrics_port))
     # dramatiq's multiprocess metrics files: this node's own folder (dramatiq clears it on start)
     os.environ.setdefault("dramatiq_prom_db", str(settings.work_dir / "prometheus"))
+    # A process holds at most one unacked message per queue and thread (dramatiq's default is
+    # two): a held message waits for its process even when another one is idle.
+    os.environ.setdefault("dramatiq_queue_prefetch", str(threads))
+    if settings.ffmpeg_threads:
+        # one process per core: OpenMP inside ffmpeg's filters (vidstab) and the OCR models
+        # would otherwise take every core from each process
+        os.environ.setdefault("OMP_NUM_THREADS", str(settings.ffmpeg_threads))
     argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes), "--threads", str(threads),
             "--queues", *wanted]
     os.execv(sys.executable, argv)
