@@ -360,7 +360,7 @@ class Deployment:
         self.r.flushdb()
         log_path = self.work / f"{label}.log"
         with open(log_path, "wb") as log:
-            started = [subprocess.Popen([SMARTEDU, "worker", *(["--queues", *queues] if queues else []), "--processes",
+            started = [subprocess.Popen([SMARTEDU, "worker", *(f"--queues={queue}" for queue in queues or []), "--processes",
                                          str(processes), "--threads", "1"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True) for queues, processes in groups]
             started.append(subprocess.Popen([SMARTEDU, "ingest"], env=self.env, stdout=log, stderr=subprocess.STDOUT,

@@ -43,3 +43,28 @@ def test_compose_runs_redis_so_that_a_restart_loses_nothing():
     options = dict(zip(command[1::2], command[2::2]))
     assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
     assert options["--maxmemory-policy"] == "noeviction"
+
+
+def test_every_smartedu_command_of_the_compose_file_parses_and_the_workers_take_their_queues(monkeypatch):
+    """The services' commands through the real CLI (the worker's exec of dramatiq captured):
+    a list option takes `-Q` once per queue, and a typo is an error, not a worker on nothing."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from config.policy import all_queues
+    from workers.cli import app
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: started.append(argv))
+    for name in ("dramatiq_prom_port", "dramatiq_prom_db", "dramatiq_queue_prefetch", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    workers = {name: service["command"] for name, service in services.items() if service.get("command", [None])[0] == "worker"}
+    assert set(workers) == {"worker", "transcoder"}
+    for name, command in workers.items():
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, f"{name}: {result.output}"
+    queues = [argv[argv.index("--queues") + 1:] for argv in started]
+    assert queues == [["unpack", "video", "documents", "verdict", "callbacks"], ["transcode"]]
+    assert set(queues[0]) | set(queues[1]) == set(all_queues())      # every queue has its workers
