@@ -26,6 +26,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -170,8 +171,13 @@ def estimate_native_size(source: str, demuxer: str | None, *, width: int, height
             if raw.stat().st_size // size >= rules.min_samples:
                 break
         per_frame = []
+        budget_s = max(duration_s * rules.cpu_share - cpu_s, 0.0)
+        started = time.thread_time()
         with open(raw, "rb") as frames:
-            for _ in range(sample_count(duration_s, rules)):     # one frame in memory at a time
+            for index in range(sample_count(duration_s, rules)):     # one frame in memory at a time
+                spent = time.thread_time() - started
+                if index >= rules.min_samples and spent * (index + 1) / index > budget_s:
+                    break       # the next frame would overrun (a slower machine than frame_cost_s says)
                 data = frames.read(size)
                 if len(data) < size:
                     break
