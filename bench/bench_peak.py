@@ -129,6 +129,12 @@ class Profile:
         return replace(self, plan_media=other.plan_media * r, audio=other.audio * r, join=other.join * r,
                        pieces=[statistics.mean(other.pieces)] * segments(self.video_s) if other.pieces else [])
 
+    def heavier(self, factor: float) -> "Profile":
+        """Every message that decodes the video costs `factor` times as much (a camera's
+        recording at 6-10 Mbit/s decodes slower than the looped 2 Mbit/s one measured here)."""
+        return replace(self, head=self.head * factor, jobs={k: v * factor for k, v in self.jobs.items()},
+                       plan_media=self.plan_media * factor, pieces=[v * factor for v in self.pieces], join=self.join * factor)
+
     def scaled(self, video_s: float) -> "Profile":
         """The same kind with a video of `video_s`: decoding work in proportion, windows and
         segments by count, the documents and the verdict as measured."""
@@ -512,6 +518,8 @@ def main() -> None:
     parser.add_argument("--video-s", type=float, help="length of the other kinds' videos (default: 240 s, a team's 180 s)")
     parser.add_argument("--profiles", type=Path, help="skip the real runs: stage costs from this JSON (written by a run)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--decode-factor", type=float, default=1.0,
+                        help="the capacity table again with every decoding message this many times as costly")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-peak-"))
     try:
@@ -523,6 +531,9 @@ def main() -> None:
             saved.write_text(json.dumps({k: v.__dict__ for k, v in profiles.items()}, indent=1))
             print(f"   (stage costs saved to {saved}: --profiles {saved} reruns the simulation alone)")
         capacity(profiles, args.seed)
+        if args.decode_factor != 1.0:
+            print(f"\n   ... with every decoding message {args.decode_factor:g} times as costly:")
+            capacity({kind: profile.heavier(args.decode_factor) for kind, profile in profiles.items()}, args.seed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
