@@ -59,29 +59,49 @@ def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: b
     """The single-pass QC command line (pure: no ffmpeg is run here). Without
     `picture_and_sound` (bars, fields, loudness, clipping) it is the earlier pass, the
     benchmark's baseline."""
-    scaled = f"scale={rules.analysis_width}:-2:flags=fast_bilinear"
-    detect = (f"blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
-              f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
-              f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
-    silence = f"silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s}"
     if picture_and_sound:
-        graph = (f"[0:V:0]split=2[full][fields];"
-                 f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;"
-                 f"[full]{scaled},split=2[picture][crop];"
-                 f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
-                 f"[picture]{detect}")
-        sound = (f"ebur128=peak=true:framelog=verbose,{silence},"
-                 f"aresample=48000,asetnsamples=n={int(48000 * PEAK_FRAME_S)}:p=0,"
-                 f"astats=metadata=1:reset=1:measure_perchannel=none,"
-                 f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}")
+        graph, sound = _picture_graph(rules, trf_path, with_fields=True), _sound_filters(rules, peaks_path)
     else:
-        graph, sound = f"[0:V:0]{scaled},{detect}", silence
+        graph, sound = f"[0:V:0]{_scaled(rules)},{_detectors(rules, trf_path)}", _silence(rules)
     maps = ["-map", "[v]"]
     if has_audio:
         graph += f";[0:a:0]{sound}[a]"
         maps += ["-map", "[a]"]
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
             *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]
+
+
+def _scaled(rules: QcRules) -> str:
+    return f"scale={rules.analysis_width}:-2:flags=fast_bilinear"
+
+
+def _detectors(rules: QcRules, trf_path: Path) -> str:
+    """Black, frozen and shake on the scaled picture, ending in [v]."""
+    return (f"blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
+            f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
+            f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
+
+
+def _picture_graph(rules: QcRules, trf_path: Path, *, with_fields: bool) -> str:
+    """The picture's filters: idet on the first full-size frames (`with_fields`), cropdetect
+    once a second and the detectors on the scaled picture."""
+    fields = f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;" if with_fields else ""
+    return (f"[0:V:0]split={2 if with_fields else 1}[full]{'[fields]' if with_fields else ''};{fields}"
+            f"[full]{_scaled(rules)},split=2[picture][crop];"
+            f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
+            f"[picture]{_detectors(rules, trf_path)}")
+
+
+def _silence(rules: QcRules) -> str:
+    return f"silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s}"
+
+
+def _sound_filters(rules: QcRules, peaks_path: Path) -> str:
+    """Loudness and true peak, silence, and a sample peak per 100 ms into `peaks_path`."""
+    return (f"ebur128=peak=true:framelog=verbose,{_silence(rules)},"
+            f"aresample=48000,asetnsamples=n={int(48000 * PEAK_FRAME_S)}:p=0,"
+            f"astats=metadata=1:reset=1:measure_perchannel=none,"
+            f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}")
 
 
 def _graph_threads(threads: int) -> list[str]:
@@ -356,27 +376,16 @@ def picture_command(source: str, demuxer: str | None, rules: QcRules, *, start: 
                     with_fields: bool, threads: int = 1) -> list[str]:
     """The picture half of the one pass over [start, start + length): the same filters; the
     seek is exact (frames before `start` are decoded and dropped), so times are offset by `start`."""
-    scaled = f"scale={rules.analysis_width}:-2:flags=fast_bilinear"
-    fields = f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;" if with_fields else ""
-    graph = (f"[0:V:0]split={2 if with_fields else 1}[full]{'[fields]' if with_fields else ''};{fields}"
-             f"[full]{scaled},split=2[picture][crop];"
-             f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
-             f"[picture]blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
-             f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
-             f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
             "-ss", f"{start:.3f}", "-t", f"{length:.3f}", *ffmpeg.input_args(source, demuxer),
-            "-filter_complex", graph, "-map", "[v]", "-an", "-f", "null", "-"]
+            "-filter_complex", _picture_graph(rules, trf_path, with_fields=with_fields), "-map", "[v]", "-an", "-f", "null", "-"]
 
 
 def sound_command(source: str, demuxer: str | None, rules: QcRules, *, peaks_path: Path, threads: int = 1) -> list[str]:
     """The sound half of the one pass, over the whole soundtrack, the picture not decoded."""
-    sound = (f"ebur128=peak=true:framelog=verbose,silencedetect=n={rules.silence_noise_db}dB:d={rules.silence_min_s},"
-             f"aresample=48000,asetnsamples=n={int(48000 * PEAK_FRAME_S)}:p=0,"
-             f"astats=metadata=1:reset=1:measure_perchannel=none,"
-             f"ametadata=mode=print:key=lavfi.astats.Overall.Peak_level:file={peaks_path}")
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
-            *ffmpeg.input_args(source, demuxer), "-vn", "-sn", "-dn", "-filter_complex", f"[0:a:0]{sound}[a]", "-map", "[a]", "-f", "null", "-"]
+            *ffmpeg.input_args(source, demuxer), "-vn", "-sn", "-dn", "-filter_complex",
+            f"[0:a:0]{_sound_filters(rules, peaks_path)}[a]", "-map", "[a]", "-f", "null", "-"]
 
 
 def _shifted(stretches: list[Segment], offset: float) -> list[Segment]:
