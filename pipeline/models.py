@@ -189,6 +189,11 @@ class Loudness(BaseModel):
     clipped: list[Segment] = Field(default_factory=list)
 
 
+def flagged_interlaced(field_order: str | None) -> bool:
+    """The container's field order says interlaced (tt, bb, tb, bt)."""
+    return field_order not in (None, "progressive")
+
+
 class Interlace(BaseModel):
     """idet's multi-frame verdict over the first frames, and the container's field order."""
 
@@ -207,7 +212,7 @@ class Interlace(BaseModel):
     @property
     def flagged(self) -> bool:
         """The container says interlaced."""
-        return self.field_order not in (None, "progressive")
+        return flagged_interlaced(self.field_order)
 
     @property
     def confirmed(self) -> bool:

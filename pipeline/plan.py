@@ -114,9 +114,7 @@ class VideoHead(BaseModel):
 
 def video_head(ctx: SubmissionContext, index: int, materials: list[Material]) -> VideoHead:
     started = time.monotonic()
-    report, findings = stages.start_video(ctx, materials[index])
-    decodable = report.probe is not None and not stages.findings_stop(findings)
-    jobs = stages.video_jobs(ctx.rules, report.probe) if decodable else []
+    report, findings, jobs = stages.start_video(ctx, materials[index])
     return VideoHead(report=report, findings=findings, jobs=jobs, seconds=time.monotonic() - started)
 
 
@@ -209,8 +207,7 @@ def failed_part(part: PartSpec, error: dict) -> PartResult:
 
 def wants_media(result: PartResult) -> bool:
     """Previews only for a video ffmpeg could probe and decode."""
-    return result.video is not None and result.video.probe is not None and not any(
-        f.code == "VIDEO_UNREADABLE" for f in result.findings)
+    return result.video is not None and result.video.probe is not None and not stages.findings_stop(result.findings)
 
 
 def decide(ctx: SubmissionContext, unpacked: Unpacked | None, results: Iterable[PartResult], *,

@@ -23,7 +23,7 @@ from .documents import Content, ContentReader, analyse_document, pdf_form_rows, 
 from .errors import InputVanishedError, PermanentError
 from .findings import make_finding
 from .models import (Author, DocumentReport, Finding, Material, PictureWindow, QcResult, Soundtrack, SubtitleReport, UploadEvent,
-                     Upscale, Verdict, VideoJobResult, VideoProbe, VideoReport)
+                     Upscale, Verdict, VideoJobResult, VideoProbe, VideoReport, flagged_interlaced)
 from . import ffmpeg
 from .probe import blame_tool_failure, probe_video, tool_source
 from .qc import Picture, analyse_sound, analyse_window, merge_windows, plan_windows, run_qc
@@ -171,10 +171,9 @@ def analyse_video(ctx: SubmissionContext, material: Material, *, materials: list
     (`materials`: the archive's members, for subtitle files beside it); bad video is a finding.
     A long video's jobs run side by side here, as they do on separate workers."""
     materials = materials or [material]
-    report, findings = start_video(ctx, material)
-    if report.probe is None or findings_stop(findings):
+    report, findings, jobs = start_video(ctx, material)
+    if not jobs:
         return report, findings
-    jobs = video_jobs(ctx.rules, report.probe)
     if len(jobs) == 1:
         results = [run_video_job(ctx, material, report.probe, jobs[0], materials)]
     else:
@@ -185,19 +184,21 @@ def analyse_video(ctx: SubmissionContext, material: Material, *, materials: list
 
 
 def findings_stop(findings: list[Finding]) -> bool:
+    """The video cannot be decoded: no QC, no previews."""
     return any(f.code == "VIDEO_UNREADABLE" for f in findings)
 
 
-def start_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding]]:
-    """The probe and the format rules: what every later job of the video needs."""
+def start_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding], list[str]]:
+    """The probe and the format rules, what every later job of the video needs, and those jobs
+    (none for a video the probe already found undecodable)."""
     report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
     try:
         report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
     except PermanentError as exc:
-        return report, [_unreadable(material, exc)]
+        return report, [_unreadable(material, exc)], []
     findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules,
                                     role_inferred=material.role_source in WEAK_SOURCES)
-    return report, findings
+    return report, findings, [] if findings_stop(findings) else video_jobs(ctx.rules, report.probe)
 
 
 WHOLE = "whole"
@@ -359,7 +360,7 @@ def upscale_wanted(rules: Rules, probe: VideoProbe, qc: QcResult | None) -> bool
     """Only a picture that claims 1080 lines; interlaced pictures are left alone (their fields
     are not a picture's lines), and so are boxed ones (the bars are their finding, and their
     edges are no picture detail). Without the QC yet, only what the probe tells."""
-    if (probe.height or 0) < rules.upscale.min_height or (probe.field_order not in (None, "progressive")):
+    if (probe.height or 0) < rules.upscale.min_height or flagged_interlaced(probe.field_order):
         return False
     return qc is None or qc.active is None or qc.active.area_share >= rules.qc.bars_max_area_share
 
