@@ -111,21 +111,21 @@ def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float
     for candidate_w, candidate_h in candidates:
         vertical = [rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s))), BANDS, axis=0) for s in STEPS]
         out[candidate_h] = (band_knee(vertical, candidate_h, height), 0.0)
-    best_w, best_h = best_candidate(candidates, out, height, rules)
+    best_h = best_height(out, height, rules)
+    best_w = next(w for w, h in candidates if h == best_h)
     if out[best_h][0] >= rules.knee_threshold:      # the horizontal guard only where the vertical axis saw a knee
         horizontal = [rescale_loss(rows, (int(round(best_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
         out[best_h] = (out[best_h][0], band_knee(horizontal, best_w, width))
     return out
 
 
-def best_candidate(candidates: list[tuple[int, int]], knees: dict[int, tuple[float, float]], height: int,
-                   rules: UpscaleRules) -> tuple[int, int]:
-    """The candidate with the largest vertical knee, except that exactly half the frame's
-    lines comes last: a 2:1 round trip lands on the frame's own grid and loses less than its
-    neighbours in any picture (natives included), so its knee stands only when no other
-    candidate shows one."""
-    ranked = sorted(candidates, key=lambda size: knees[size[1]][0], reverse=True)
-    whole = [size for size in ranked if 2 * size[1] != height and knees[size[1]][0] >= rules.knee_threshold]
+def best_height(knees: dict[int, tuple[float, float]], height: int, rules: UpscaleRules) -> int:
+    """The candidate height with the largest vertical knee, except that exactly half the
+    frame's lines comes last: a 2:1 round trip lands on the frame's own grid and loses less
+    than its neighbours in any picture (natives included), so its knee stands only when no
+    other candidate shows one."""
+    ranked = sorted(knees, key=lambda c: knees[c][0], reverse=True)
+    whole = [c for c in ranked if 2 * c != height and knees[c][0] >= rules.knee_threshold]
     return whole[0] if whole else ranked[0]
 
 
@@ -133,7 +133,7 @@ def judge(per_frame: list[dict[int, tuple[float, float]]], width: int, height: i
     """The native size the frames agree on, or none."""
     votes: list[tuple[int | None, float]] = []
     for knees in per_frame:
-        _, best = best_candidate([(0, c) for c in knees], knees, height, rules)
+        best = best_height(knees, height, rules)
         vertical, horizontal = knees[best]
         found = vertical >= rules.knee_threshold and horizontal >= rules.cross_threshold
         votes.append((best if found else None, vertical))

@@ -5,7 +5,7 @@ from config.settings import DEFAULT_RULES
 from pipeline.models import ActivePicture, Interlace, Loudness, QcResult, Segment, Upscale, VideoProbe
 from pipeline.qc import active_picture, crop_rects, field_counts, interlace, loudness
 from pipeline.rules import check_picture_and_sound
-from pipeline.upscale import best_candidate, judge, knee
+from pipeline.upscale import best_height, judge, knee
 
 RULES = load_rules(DEFAULT_RULES)
 
@@ -64,10 +64,9 @@ def test_the_encoders_noise_floor_is_taken_off_both_steps():
 
 
 def test_exactly_half_the_lines_counts_only_when_no_other_candidate_shows_a_knee():
-    sizes = [(1280, 720), (960, 540), (854, 480)]
-    assert best_candidate(sizes, {720: (6.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == (1280, 720)
-    assert best_candidate(sizes, {720: (1.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == (960, 540)
-    assert best_candidate(sizes, {720: (1.0, 0.0), 540: (2.0, 0.0), 480: (3.0, 0.0)}, 1080, RULES.upscale) == (854, 480)
+    assert best_height({720: (6.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == 720
+    assert best_height({720: (1.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == 540
+    assert best_height({720: (1.0, 0.0), 540: (2.0, 0.0), 480: (3.0, 0.0)}, 1080, RULES.upscale) == 480
 
 
 def test_frames_must_agree_before_anything_is_said():
