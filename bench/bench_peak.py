@@ -53,7 +53,9 @@ import redis  # noqa: E402
 from config.policy import stage_policies  # noqa: E402
 from config.rules import load_rules  # noqa: E402
 from config.settings import DEFAULT_RULES, Settings  # noqa: E402
+from pipeline.qc import plan_windows  # noqa: E402
 from pipeline.sample import SampleSpec, VideoSpec, build_sample, make_video  # noqa: E402
+from pipeline.transcode import RenditionSpec, plan_segments  # noqa: E402
 from tests import services  # noqa: E402
 
 SMARTEDU = str(Path(sys.prefix) / "bin" / "smartedu")
@@ -142,7 +144,7 @@ class Profile:
         jobs = {}
         windows = [v for k, v in self.jobs.items() if k.startswith("window-")]
         if windows:
-            count = max(1, len(plan_windows(video_s)))
+            count = max(1, len(plan_windows(video_s, RULES.qc)))
             per_window = statistics.mean(windows) * (video_s / count) / (self.video_s / len(windows))
             jobs = {f"window-{i}": per_window for i in range(count)}
             jobs.update({k: v * r for k, v in self.jobs.items() if not k.startswith("window-")})
@@ -151,14 +153,9 @@ class Profile:
                        pieces=[statistics.mean(self.pieces)] * segments(video_s) if self.pieces else [])
 
 
-def plan_windows(video_s: float) -> list:
-    from pipeline.qc import plan_windows as windows
-
-    return windows(video_s, RULES.qc)
-
-
 def segments(video_s: float) -> int:
-    return 1 if video_s <= SETTINGS.segment_threshold_s else math.ceil(video_s / SETTINGS.segment_s)
+    """The rendition's segments, as the workers plan them."""
+    return plan_segments(video_s, RenditionSpec(segment_threshold_s=SETTINGS.segment_threshold_s, segment_s=SETTINGS.segment_s))
 
 
 # the simulation --------------------------------------------------------------------------------
