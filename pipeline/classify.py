@@ -16,9 +16,10 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from pathlib import PurePosixPath
 
-from .ruleset import RoleRule, Rules
+from .ruleset import ClassifyRules, RoleRule, Rules
 
 from .documents import Content, wants_text
 from .findings import make_finding
@@ -110,6 +111,44 @@ def _name_role(text: str, kind: str, own: list[RoleRule], others: list[RoleRule]
     return keyword_role(text, kind, own) or keyword_role(text, kind, others)
 
 
+# What an app appends to the words it chose: numbers, dates, times, separators, copy marks.
+_APP_LEFTOVER = re.compile(r"(?:副本|copy|(?:com|cn)\.[a-z0-9_.]+|[\d\s_\-.,()（）\[\]【】:：+~#@])+")
+
+
+@dataclass(frozen=True)
+class AppName:
+    """A name (or its start) that a device or an app gave: 微信图片_20230701101010, IMG_1203, 文档1."""
+
+    app: str          # who gave it (rules file), for role_evidence
+    words: str        # what is left of the teacher's own words ("" when nothing)
+
+
+@lru_cache(maxsize=256)
+def _pattern(expression: str) -> re.Pattern:
+    return re.compile(expression)
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().strip()
+
+
+def app_name(stem: str, rules: ClassifyRules) -> AppName | None:
+    """The app or device that gave this file name, and the teacher's words left in it, or None."""
+    folded = _folded(stem)
+    for rule in rules.app_names:
+        for expression in rule.patterns:
+            match = _pattern(expression).match(folded)
+            if match:
+                return AppName(rule.app, _APP_LEFTOVER.sub("", folded[match.end():]))
+    return None
+
+
+def app_folder(folder: str, rules: ClassifyRules) -> bool:
+    """A folder an app or a device made (WeChat Files, FileStorage, DCIM, Screenshots, 2023-07)."""
+    folded = _folded(folder)
+    return any(_pattern(expression).fullmatch(folded) for expression in rules.app_folders)
+
+
 def attachment_number(stem: str) -> int | None:
     match = _ATTACHMENT.search(unicodedata.normalize("NFKC", stem))
     if not match:
@@ -136,20 +175,24 @@ def name_evidence(material: Material, rules: Rules, project: str, applicant_type
     pure = PurePosixPath(material.path)
     kind = material.kind
     found = []
-    named = _name_role(pure.stem, kind, own, others)
+    app = app_name(pure.stem, rules.classify)
+    words = pure.stem if app is None else app.words       # an app's words (微信图片, 文档1) are no evidence
+    named = _name_role(words, kind, own, others) if words else None
     if named:
         found.append(Evidence(named[0], "name", NAME, f"文件名含“{named[1]}”", len(named[1])))
-    number = attachment_number(pure.stem)
+    number = attachment_number(words) if words else None
     numbered = rules.classify.attachment_numbers.get(project, {}).get(number) if number else None
     rule = rules.role_rule(numbered) if numbered else None
     if rule and kind in rule.kinds:
         found.append(Evidence(numbered, "attachment", ATTACHMENT, f"文件名为通知的附件{number}（{rule.label}）"))
     for folder in reversed(pure.parent.parts[root_depth:]):
+        if app_folder(folder, rules.classify):
+            continue
         folder_role = _name_role(folder, kind, own, others)
         if folder_role:
             found.append(Evidence(folder_role[0], "folder", FOLDER, f"位于文件夹“{folder}”", len(folder_role[1])))
             break
-    if title_matches(pure.stem, title, rules.classify.title_similarity):
+    if words and title_matches(words, title, rules.classify.title_similarity):
         found += _title_evidence(kind, rules, project, "文件名与作品名称一致")
     return found
 
@@ -262,6 +305,9 @@ class RoleAssigner:
                 material.role, material.role_source, material.role_evidence = "related", "unrecognized", "未能从文件名、文件夹或内容识别"
                 if material.kind != "subtitle":
                     findings.append(make_finding("MATERIAL_UNRECOGNIZED", material.path, kind=material.kind))
+            app = app_name(PurePosixPath(material.path).stem, self.rules.classify)
+            if app is not None:
+                material.role_evidence += f"；文件名为{app.app}自动命名，{'只按其余文字和内容判断' if app.words else '未作为依据'}"
         return findings
 
     # evidence from content -----------------------------------------------------------------

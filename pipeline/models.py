@@ -235,6 +235,11 @@ class Upscale(BaseModel):
     score: float | None = None           # median knee of the agreeing frames (<= 1 native, tens when upscaled)
     frames: int = 0                      # frames with enough detail to judge
     method: str = "rescale_knee"
+    # Evidence too weak to say (no finding): the size most frames pointed at, and why it was
+    # withheld (few_frames, disagree, weak_knee, half_lines: a 2:1 trip lands on the frame's own grid).
+    suspected_width: int | None = None
+    suspected_height: int | None = None
+    withheld: str | None = None
 
 
 class PictureWindow(BaseModel):

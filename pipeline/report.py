@@ -94,8 +94,27 @@ def _qc_rows(video) -> list[tuple[str, str]]:
         return _ranges([[s.start, s.end] for s in items]) or "无"
 
     shake = "无" if not qc.shaky_share else f"抖动时段占{qc.shaky_share * 100:.0f}%：{segments(qc.shaky)}"
-    return [("黑屏", segments(qc.black)), ("画面静止", segments(qc.frozen)), ("无声", segments(qc.silent)),
+    rows = [("黑屏", segments(qc.black)), ("画面静止", segments(qc.frozen)), ("无声", segments(qc.silent)),
             ("画面抖动", shake), ("字幕", subtitle_text)]
+    detail = _detail_words(qc.upscale)
+    return rows + ([("画面细节", detail)] if detail else [])
+
+
+WITHHELD_WORDS = {"half_lines": "恰为画面行数的一半，此尺寸在原生画面上也会出现", "weak_knee": "特征不明显",
+                  "disagree": "抽样画面不一致", "few_frames": "可判断的画面太少"}
+
+
+def _detail_words(upscale) -> str:
+    """The native-size estimate in words: a finding when firm, evidence for the reviewer when not."""
+    if upscale is None:
+        return ""
+    if upscale.native_height:
+        return f"约{upscale.native_width}×{upscale.native_height}（{upscale.frames}帧中{upscale.agreeing_share * 100:.0f}%一致）"
+    if upscale.withheld and upscale.suspected_height:
+        why = WITHHELD_WORDS.get(upscale.withheld, upscale.withheld)
+        return (f"可能只相当于约{upscale.suspected_width}×{upscale.suspected_height}，证据不足（{why}），"
+                f"未作判断，请审核时留意")
+    return ""
 
 
 def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict[str, Any]:

@@ -53,6 +53,11 @@ class RoleRule(_Frozen):
         return self.kinds if self.fill_kinds is None else self.fill_kinds
 
 
+class AppNameRule(_Frozen):
+    app: str                          # who made such names (微信, 手机相机, Office/WPS ...): role_evidence names it
+    patterns: list[str]               # regular expressions matched at the start of a folded name
+
+
 class ClassifyRules(_Frozen):
     attachment_numbers: dict[str, dict[int, str]]
     main_roles: dict[str, str]
@@ -64,6 +69,8 @@ class ClassifyRules(_Frozen):
     max_content_reads: int
     preferred_suffixes: list[str]
     title_similarity: float
+    app_names: list[AppNameRule] = Field(default_factory=list)
+    app_folders: list[str] = Field(default_factory=list)      # regular expressions matching a whole folded folder name
 
 
 class OcrRules(_Frozen):
@@ -131,6 +138,9 @@ class UpscaleRules(_Frozen):
     min_detail: float                # a frame whose coarsest round trip loses less (8-bit MSE) is too flat to judge
     knee_threshold: float            # vertical knee at the candidate: 1 native, >1.5 upscaled
     cross_threshold: float           # the horizontal knee at the matching width must agree
+    stripe_threshold: float          # a stripe's own knee that counts as showing it ...
+    min_stripe_share: float          # ... in at least this share of the frame's stripes with detail
+    firm_score: float                # the agreeing frames' median knee a warning needs
     min_agreeing_share: float
     timeout_s: float
 
@@ -142,6 +152,11 @@ class SubtitleRules(_Frozen):
     min_text_share: float
     min_distinct_lines: int
     band: float
+    centre_tolerance: float          # a caption's centre lies within 0.5 +/- this of the width
+    max_lines: int                   # caption lines read per sample (the lowest)
+    page_min_lines: int              # this many other lines in the band: page text, not captions
+    max_centre_spread: float         # captions' centres lie this close (share of the width)
+    base_tolerance: float            # captions sit on one baseline: within this share of the band's height
     min_samples: int
     full_decode_max_s: float
     cpu_share: float

@@ -47,7 +47,7 @@ class VideoSpec:
     preset: str = "ultrafast"
     subtitles: bool = True          # burned-in changing lines, as an editing app makes them
     # Picture and sound as teachers' files have them (the checks of pipeline/qc.py and upscale.py):
-    picture: str = "testsrc2"       # testsrc2 | slides (a screen recording of slides)
+    picture: str = "testsrc2"       # testsrc2 | slides | wall | blackboard | screen | walk (see `picture_source`)
     native: tuple[int, int] | None = None   # rendered at this size, then scaled up to width x height
     scale_flags: str = "bicubic"    # how an editing app scaled it up
     soften: float = 0.0             # gaussian blur sigma (an out-of-focus camera)
@@ -106,13 +106,70 @@ def picture_source(spec: VideoSpec) -> str:
     rate for an interlaced file (each field is its own moment)."""
     width, height = spec.native or spec.boxed or (spec.width, spec.height)
     rate = spec.fps * 2 if spec.interlaced else spec.fps
-    if spec.picture == "slides":
-        size = max(12, height // 14)
-        lines = ["国家中小学智慧教育平台应用", "一、课程资源的检索与筛选", "二、课堂互动：平台练习即时反馈", "三、课后拓展与家校协同"]
-        texts = ",".join(f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x={size}:y={size + i * size * 2}:"
-                         f"fontsize={int(size * 1.3) if i == 0 else size}:fontcolor=black" for i, line in enumerate(lines))
-        return f"color=c=white:size={width}x{height}:rate={rate}:duration={spec.duration_s},{texts}"
+    if spec.picture in _DRAWN:
+        return _DRAWN[spec.picture](width, height, rate, spec.duration_s)
     return f"testsrc2=size={width}x{height}:rate={rate}:duration={spec.duration_s}"
+
+
+def _lines(lines: list[str], *, x: str, y0: int, step: int, size: int, colour: str) -> str:
+    return ",".join(f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x={x}:y={y0 + i * step}:fontsize={size}:fontcolor={colour}"
+                    for i, line in enumerate(lines))
+
+
+_SLIDE_LINES = ["国家中小学智慧教育平台应用", "一、课程资源的检索与筛选", "二、课堂互动：平台练习即时反馈", "三、课后拓展与家校协同"]
+
+
+def _slides(width: int, height: int, rate: float, duration: float) -> str:
+    """A screen recording of slides: black text on white."""
+    size = max(12, height // 14)
+    texts = ",".join(f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x={size}:y={size + i * size * 2}:"
+                     f"fontsize={int(size * 1.3) if i == 0 else size}:fontcolor=black" for i, line in enumerate(_SLIDE_LINES))
+    return f"color=c=white:size={width}x{height}:rate={rate}:duration={duration},{texts}"
+
+
+def _wall(width: int, height: int, rate: float, duration: float) -> str:
+    """A classroom wall filmed on a tripod: slow light gradients, a notice board, light grain."""
+    size = max(12, height // 30)
+    return (f"gradients=s={width}x{height}:r={rate}:d={duration}:c0=0xd8d0c2:c1=0xa9a397:x0=0:y0=0:x1={width}:y1={height}:speed=0.002,"
+            f"drawbox=x={width * 0.62:.0f}:y={height * 0.2:.0f}:w={width * 0.25:.0f}:h={height * 0.3:.0f}:color=0x8a6a4a:t=fill,"
+            f"{_lines(['班级公约', '文明守纪 勤学善思'], x=f'{width * 0.64:.0f}', y0=int(height * 0.24), step=size * 2, size=size, colour='0xf0f0e0')},"
+            f"noise=alls=4:allf=t")
+
+
+def _blackboard(width: int, height: int, rate: float, duration: float) -> str:
+    """A blackboard written in chalk at the camera's own size, the camera panning slowly."""
+    size = max(12, height // 16)
+    lines = ["分数的初步认识", "把一个物体平均分成两份", "每份是它的二分之一", "1/2  1/4  3/4"]
+    return (f"color=c=0x2a4a36:size={width}x{height}:rate={rate}:duration={duration},"
+            f"{_lines(lines, x=f'{width * 0.08:.0f}+t*12', y0=int(height * 0.12), step=int(size * 1.9), size=size, colour='0xe8e8dc')},"
+            f"noise=alls=6:allf=t")
+
+
+def _screen(width: int, height: int, rate: float, duration: float) -> str:
+    """A projector screen filmed in a classroom: a bright page of text in a darker room, the page changing."""
+    size = max(12, height // 24)
+    pages = [_SLIDE_LINES, ["课堂练习", "1. 涂色表示四分之一", "2. 比较二分之一和三分之一", "3. 在平台上完成练习"]]
+    cue = max(duration / len(pages), 0.5)
+    texts = ",".join(f"drawtext=fontfile={SUBTITLE_FONT}:text='{line}':x={width * 0.2:.0f}:y={height * 0.18 + i * size * 2:.0f}:"
+                     f"fontsize={size}:fontcolor=0x202020:enable='between(t,{p * cue:.2f},{(p + 1) * cue - 0.01:.2f})'"
+                     for p, page in enumerate(pages) for i, line in enumerate(page))
+    return (f"gradients=s={width}x{height}:r={rate}:d={duration}:c0=0x4a4038:c1=0x6a6058:speed=0.001,"
+            f"drawbox=x={width * 0.15:.0f}:y={height * 0.1:.0f}:w={width * 0.7:.0f}:h={height * 0.75:.0f}:color=0xf4f4ee:t=fill,"
+            f"{texts},noise=alls=5:allf=t")
+
+
+def _walk(width: int, height: int, rate: float, duration: float) -> str:
+    """A teacher walking past the board: a figure crossing a plain room, light grain."""
+    return (f"gradients=s={width}x{height}:r={rate}:d={duration}:c0=0xcfc8bb:c1=0x9c968a:speed=0.002,"
+            f"drawbox=x={width * 0.1:.0f}:y={height * 0.15:.0f}:w={width * 0.5:.0f}:h={height * 0.35:.0f}:color=0x2a4a36:t=fill,"
+            f"drawtext=fontfile={SUBTITLE_FONT}:text='█':fontsize={height * 0.5:.0f}:fontcolor=0x34405a:"
+            f"x={width * 0.1:.0f}+t*{width * 0.08:.0f}:y={height * 0.35:.0f},"
+            f"drawtext=fontfile={SUBTITLE_FONT}:text='●':fontsize={height * 0.16:.0f}:fontcolor=0xc89a7a:"
+            f"x={width * 0.12:.0f}+t*{width * 0.08:.0f}:y={height * 0.2:.0f},"
+            f"noise=alls=8:allf=t")
+
+
+_DRAWN = {"slides": _slides, "wall": _wall, "blackboard": _blackboard, "screen": _screen, "walk": _walk}
 
 
 def picture_filters(spec: VideoSpec) -> list[str]:

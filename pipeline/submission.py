@@ -389,8 +389,11 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
     wanted = material.role in ctx.rules.required_roles(ctx.project, ctx.applicant_type)
     report, findings, content = analyse_document(ctx.content, material, ocr=wanted)
     text = content.text
-    if report.role == "registration_form" and not content.error:
-        findings += read_registration_form(ctx, material, report, content)
+    if report.role == "registration_form":
+        if content.error:       # found, but nothing of it can be read: its fields are unread too
+            findings.append(make_finding("REGISTRATION_FORM_UNPARSED", material.path, reason=f"文件无法读取：{content.error}"))
+        else:
+            findings += read_registration_form(ctx, material, report, content)
     rules = ctx.rules.duplication
     if ctx.activity is not None and material.role in rules.roles and text.strip():
         result = duplication_rate(text, ctx.event.submission_id, ctx.activity, run_length=rules.run_length,

@@ -5,12 +5,16 @@ sampled across the whole video (keyframes only, so a 45-minute recording costs s
 the lower band cropped and read by PP-OCR (rapidocr-onnxruntime, models inside the wheel,
 no network). Text counts as subtitles only when centred lines appear in enough samples and
 change over time: a school logo in a corner, a fixed caption or a watermark does not.
+Page text is not either: a band full of text (a screen recording of web pages, a document)
+says nothing, and captions sit as an editing app sets them, centred on one baseline from cue to
+cue, where a slide's bullets come one below the other.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import statistics
 import tempfile
 import time
 import unicodedata
@@ -33,7 +37,6 @@ MAX_CUES = 100_000
 MAX_LINES_REPORTED = 5
 MIN_OCR_SCORE = 0.6
 SAME_LINE_RATIO = 0.7             # OCR variants of one line are at least this similar
-CENTRE_TOLERANCE = 0.2            # a subtitle line's centre lies within 0.5 +/- this of the width
 OCR_WIDTH = 960
 _MEANINGFUL = re.compile(r"[\w\u4e00-\u9fff]")
 _SRT_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})")
@@ -167,7 +170,10 @@ def embedded_report(probe: VideoProbe) -> SubtitleReport | None:
 @dataclass(frozen=True)
 class FrameText:
     time_s: float
-    lines: tuple[str, ...]        # centred lines in the lower band, top to bottom
+    lines: tuple[str, ...]        # the caption-like lines of the lower band, top to bottom
+    spans: tuple[tuple[float, float], ...] = ()   # each line's left and right edge, shares of the width
+    base: float = 1.0             # the lowest line's bottom edge, share of the band's height
+    page: bool = False            # the band is full of other text: nothing in it is read as captions
 
 
 def sample_interval(duration_s: float, rules: SubtitleRules) -> float:
@@ -210,26 +216,38 @@ def showinfo_times(lines: list[str]) -> list[float]:
     return [float(m.group(2)) for m in map(_SHOWINFO_TIME.search, lines) if m]
 
 
-def centred_lines(results, width: int) -> tuple[str, ...]:
-    """The OCR lines that sit like subtitles: confident, meaningful, centred horizontally."""
-    lines = []
+def frame_text(results, width: int, height: int, time_s: float, rules: SubtitleRules) -> FrameText:
+    """The lines of one sampled band that sit like captions: confident, meaningful, centred
+    horizontally, at most `max_lines` of them (the lowest); a band with `page_min_lines` other
+    lines or more is page text (a web page, a document, a slide's body), and says nothing."""
+    centred, others = [], 0
     for box, text, score in results or []:
-        xs = [point[0] for point in box]
-        centre = (min(xs) + max(xs)) / 2 / width
-        if float(score) < MIN_OCR_SCORE or len(_MEANINGFUL.findall(text)) < 2 or abs(centre - 0.5) > CENTRE_TOLERANCE:
+        if float(score) < MIN_OCR_SCORE or len(_MEANINGFUL.findall(text)) < 2:
             continue
-        lines.append((min(point[1] for point in box), text.strip()))
-    return tuple(text for _, text in sorted(lines))
+        xs, ys = [point[0] for point in box], [point[1] for point in box]
+        left, right = min(xs) / width, max(xs) / width
+        if abs((left + right) / 2 - 0.5) <= rules.centre_tolerance:
+            centred.append((min(ys), max(ys) / height, text.strip(), (round(left, 4), round(right, 4))))
+        else:
+            others += 1
+    centred.sort()
+    if others >= rules.page_min_lines or len(centred) > rules.max_lines + 1:
+        return FrameText(time_s, (), page=True)
+    kept = centred[-rules.max_lines:]
+    if not kept:
+        return FrameText(time_s, ())
+    return FrameText(time_s, tuple(text for _, _, text, _ in kept), tuple(span for *_, span in kept),
+                     base=round(max(bottom for _, bottom, _, _ in kept), 4))
 
 
-def read_frame(path: str) -> tuple[str, ...]:
+def read_frame(path: str, time_s: float, rules: SubtitleRules) -> FrameText:
     import cv2
 
     image = cv2.imread(path)
     if image is None:
-        return ()
+        return FrameText(time_s, ())
     results, _ = ocr_engine()(image, use_cls=False)
-    return centred_lines(results, image.shape[1])
+    return frame_text(results, image.shape[1], image.shape[0], time_s, rules)
 
 
 def distinct_lines(texts: list[str]) -> list[str]:
@@ -241,19 +259,37 @@ def distinct_lines(texts: list[str]) -> list[str]:
     return kept
 
 
+def on_baseline(frames: list[FrameText], tolerance: float) -> list[FrameText]:
+    """The samples whose lowest line sits on the baseline most of them share: an editing app sets
+    every caption on one line of the picture, a slide's bullets come one below the other."""
+    if not frames:
+        return []
+    base = statistics.median(f.base for f in frames)
+    return [f for f in frames if abs(f.base - base) <= tolerance]
+
+
+def centre_spread(frames: list[FrameText]) -> float:
+    """How far apart the lines' centres lie (share of the width): captions of any length share it."""
+    centres = [(left + right) / 2 for frame in frames for left, right in frame.spans]
+    return round(max(centres) - min(centres), 4) if centres else 0.0
+
+
 def judge_burned_in(frames: list[FrameText], samples: int, rules: SubtitleRules) -> SubtitleReport:
-    """Subtitles when enough samples carry centred lower-band text and that text changes over time."""
-    with_text = [f for f in frames if f.lines]
+    """Subtitles when enough samples carry centred lower-band lines on one baseline, those lines
+    change over time, and their centres agree as captions' do (not a page's or a slide's text)."""
+    with_text = on_baseline([f for f in frames if f.lines], rules.base_tolerance)
     share = len(with_text) / samples if samples else 0.0
     distinct = distinct_lines(["".join(f.lines) for f in with_text][:rules.max_samples])
+    spread = centre_spread(with_text)
     evidence = {
         "samples": samples, "samples_with_text": len(with_text), "text_share": round(share, 3),
         "distinct_lines": len(distinct), "timestamps_s": [round(f.time_s, 2) for f in with_text][:50],
-        "lines": distinct[:MAX_LINES_REPORTED],
+        "lines": distinct[:MAX_LINES_REPORTED], "page_samples": sum(f.page for f in frames),
+        "off_baseline_samples": sum(bool(f.lines) for f in frames) - len(with_text), "centre_spread": spread,
     }
     # A short video has few samples: half of its text samples must differ, at most min_distinct_lines.
     needed = max(2, min(rules.min_distinct_lines, len(with_text) // 2))
-    found = share >= rules.min_text_share and len(distinct) >= needed
+    found = share >= rules.min_text_share and len(distinct) >= needed and spread <= rules.max_centre_spread
     return SubtitleReport(kind="burned_in" if found else "none", evidence={"burned_in": evidence} if not found else evidence)
 
 
@@ -286,7 +322,7 @@ def sample_lower_band(source: str, demuxer: str | None, probe: VideoProbe, rules
         for number, image in enumerate(images):
             if time.monotonic() > deadline:
                 break
-            frames.append(FrameText(times[number] if number < len(times) else number * interval, read_frame(str(image))))
+            frames.append(read_frame(str(image), times[number] if number < len(times) else number * interval, rules))
     return frames, len(frames), cpu
 
 

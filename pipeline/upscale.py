@@ -10,9 +10,14 @@ loses smoothly as the size shrinks: no knee at any candidate. The score is
 (what the trip through 1.2c still loses, spread over the frequencies above it): at most about
 1 for native pictures (well below for blurred ones, whose detail fades ever faster), 5 to 90
 at the source height of an upscale, grainy ones included. The vertical axis decides; the
-horizontal one (at the matching width) must agree. A candidate at exactly half the frame's
-lines comes last: a 2:1 round trip lands on the frame's own grid and loses less than its
-neighbours in any picture.
+horizontal one (at the matching widths: 720x576 is anamorphic PAL, 1024x576 square pixels)
+must agree, and so must the frame's stripes: an upscale lost its detail everywhere, while a
+native picture's sharp edges (a projector screen's border, drawn text) ring into a knee at
+some candidate in the stripes that hold them only. A candidate at exactly half the frame's
+lines comes last, and never makes a warning on its own: a 2:1 round trip lands on the frame's
+own grid and loses less than its neighbours in any picture. A warning is an accusation: it
+needs enough judged frames, most of them agreeing, and a median knee clear of the threshold;
+short of that the estimate is kept as evidence (`withheld` says why) and nothing is said.
 
 Why not the spectrum's cut-off: a bilinear upscale leaves mirrored images above the source's
 Nyquist frequency, so the spectrum has no cliff there, and a blurred native picture has a
@@ -28,6 +33,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,60 +102,103 @@ def knee(losses: tuple[float, float, float], candidate: int, frame: int) -> floa
     return max(below, 0.0) / (max(above, 0.0) + 0.02 * at + 0.01)
 
 
-def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> dict[int, tuple[float, float]] | None:
-    """Per candidate source height: (vertical knee, horizontal knee at its width; 0 where the
-    vertical one saw none); None when the frame is too flat to judge. Each axis is measured on the middle half of the
-    other one: a resize along one axis never mixes the other, so the crop changes nothing."""
+@dataclass(frozen=True)
+class FrameKnees:
+    """One judged frame: per candidate height its vertical knee, and where the vertical knee
+    stood, the horizontal one (best of the candidate's widths), that width, and the share of
+    the frame's stripes with detail that show the knee too."""
+
+    vertical: dict[int, float]
+    best: int
+    horizontal: float = 0.0
+    width: int = 0
+    stripes: float = 0.0
+
+
+def candidate_widths(rules: UpscaleRules) -> dict[int, list[int]]:
+    """Candidate heights and the widths each is stored at (576: 1024 square, 720 anamorphic)."""
+    widths: dict[int, list[int]] = {}
+    for width, height in rules.candidate_sizes:
+        widths.setdefault(height, []).append(width)
+    return widths
+
+
+def stripe_share(losses: list[np.ndarray], candidate: int, frame: int, rules: UpscaleRules) -> float:
+    """The share of stripes with detail (the round trip below c loses at least `min_detail` / 4 and
+    a tenth of the busiest stripe's loss) whose own knee reaches `stripe_threshold`."""
+    lower, at, far = losses
+    floor = max(rules.min_detail / 4, 0.1 * float(lower.max()))
+    judged = [i for i in range(len(lower)) if lower[i] >= floor]
+    if not judged:
+        return 0.0
+    showing = sum(knee((float(lower[i]), float(at[i]), float(far[i])), candidate, frame) >= rules.stripe_threshold for i in judged)
+    return showing / len(judged)
+
+
+def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> FrameKnees | None:
+    """The knees of one frame; None when it is too flat to judge. Each axis is measured on the
+    middle half of the other one: a resize along one axis never mixes the other, so the crop
+    changes nothing."""
     height, width = frame.shape
     columns = frame[:, width // 4: width - width // 4]
     rows = frame[height // 4: height - height // 4, :]
-    candidates = [(w, h) for w, h in rules.candidate_sizes if h < 0.9 * height and w < 0.9 * width]
-    smallest = min((h for _, h in candidates), default=0)
-    if not candidates or rescale_loss(columns, (columns.shape[1], int(round(smallest * DETAIL_STEP))))[0] < rules.min_detail:
+    widths = {h: [w for w in ws if w < 0.9 * width] for h, ws in candidate_widths(rules).items() if h < 0.9 * height}
+    widths = {h: ws for h, ws in widths.items() if ws}
+    if not widths or rescale_loss(columns, (columns.shape[1], int(round(min(widths) * DETAIL_STEP))))[0] < rules.min_detail:
         return None         # flat, dark or very soft: no detail for a knee to show in
-    out = {}
-    for candidate_w, candidate_h in candidates:
-        vertical = [rescale_loss(columns, (columns.shape[1], int(round(candidate_h * s))), BANDS, axis=0) for s in STEPS]
-        out[candidate_h] = (band_knee(vertical, candidate_h, height), 0.0)
-    best_h = best_height(out, height, rules)
-    best_w = next(w for w, h in candidates if h == best_h)
-    if out[best_h][0] >= rules.knee_threshold:      # the horizontal guard only where the vertical axis saw a knee
-        horizontal = [rescale_loss(rows, (int(round(best_w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS]
-        out[best_h] = (out[best_h][0], band_knee(horizontal, best_w, width))
-    return out
+    losses = {h: [rescale_loss(columns, (columns.shape[1], int(round(h * s))), BANDS, axis=0) for s in STEPS] for h in widths}
+    vertical = {h: band_knee(losses[h], h, height) for h in widths}
+    best = best_height(vertical, height, rules)
+    if vertical[best] < rules.knee_threshold:      # the guards only where the vertical axis saw a knee
+        return FrameKnees(vertical, best)
+    across = {w: band_knee([rescale_loss(rows, (int(round(w * s)), rows.shape[0]), BANDS, axis=1) for s in STEPS], w, width)
+              for w in widths[best]}
+    best_w = max(across, key=across.get)
+    return FrameKnees(vertical, best, across[best_w], best_w, stripe_share(losses[best], best, height, rules))
 
 
-def best_height(knees: dict[int, tuple[float, float]], height: int, rules: UpscaleRules) -> int:
+def best_height(knees: dict[int, float], height: int, rules: UpscaleRules) -> int:
     """The candidate height with the largest vertical knee, except that exactly half the
     frame's lines comes last: a 2:1 round trip lands on the frame's own grid and loses less
     than its neighbours in any picture (natives included), so its knee stands only when no
     other candidate shows one."""
-    ranked = sorted(knees, key=lambda c: knees[c][0], reverse=True)
-    whole = [c for c in ranked if 2 * c != height and knees[c][0] >= rules.knee_threshold]
+    ranked = sorted(knees, key=lambda c: knees[c], reverse=True)
+    whole = [c for c in ranked if 2 * c != height and knees[c] >= rules.knee_threshold]
     return whole[0] if whole else ranked[0]
 
 
-def judge(per_frame: list[dict[int, tuple[float, float]]], width: int, height: int, rules: UpscaleRules) -> Upscale:
-    """The native size the frames agree on, or none."""
-    votes: list[tuple[int | None, float]] = []
-    for knees in per_frame:
-        best = best_height(knees, height, rules)
-        vertical, horizontal = knees[best]
-        found = vertical >= rules.knee_threshold and horizontal >= rules.cross_threshold
-        votes.append((best if found else None, vertical))
+def votes_for(frame: FrameKnees, rules: UpscaleRules) -> bool:
+    """The frame says "scaled up from its best candidate": the knee, the other axis and the stripes agree."""
+    return (frame.vertical[frame.best] >= rules.knee_threshold and frame.horizontal >= rules.cross_threshold
+            and frame.stripes >= rules.min_stripe_share)
+
+
+def judge(per_frame: list[FrameKnees], width: int, height: int, rules: UpscaleRules) -> Upscale:
+    """The native size the frames agree on, firmly enough to say so; else the estimate is kept
+    with the reason it was withheld (too few frames, no agreement, a weak knee, half the lines)."""
+    votes = [(f.best if votes_for(f, rules) else None, f) for f in per_frame]
     if len(votes) < rules.min_frames:
-        return Upscale(frames=len(votes))
+        return Upscale(frames=len(votes), withheld="few_frames" if votes else None)
     counted = Counter(c for c, _ in votes if c is not None)
     if not counted:
-        return Upscale(frames=len(votes), score=round(statistics.median(v for _, v in votes), 3))
+        return Upscale(frames=len(votes), score=round(statistics.median(f.vertical[f.best] for _, f in votes), 3))
     candidate, agreeing = counted.most_common(1)[0]
     share = agreeing / len(votes)
-    score = round(statistics.median(v for c, v in votes if c == candidate), 3)
+    chosen = [f for c, f in votes if c == candidate]
+    score = round(statistics.median(f.vertical[candidate] for f in chosen), 3)
+    native_width = Counter(f.width for f in chosen).most_common(1)[0][0]
+    found = Upscale(native_width=native_width, native_height=candidate, agreeing_share=round(share, 3), score=score,
+                    frames=len(votes))
     if share < rules.min_agreeing_share:
-        return Upscale(frames=len(votes), agreeing_share=round(share, 3), score=score)
-    native_width = next(w for w, h in rules.candidate_sizes if h == candidate)
-    return Upscale(native_width=native_width, native_height=candidate, agreeing_share=round(share, 3), score=score,
-                   frames=len(votes))
+        reason = "disagree"
+    elif 2 * candidate == height:
+        reason = "half_lines"
+    elif score < rules.firm_score:
+        reason = "weak_knee"
+    else:
+        return found
+    return found.model_copy(update={"native_width": None, "native_height": None, "suspected_width": native_width,
+                                    "suspected_height": candidate, "withheld": reason})
 
 
 def estimate_native_size(source: str, demuxer: str | None, *, width: int, height: int, duration_s: float,

@@ -176,6 +176,14 @@ class Factory:
     def _form_photo(self, project: str) -> bytes:
         return scanned_form(self.form_rows(project), seed=2, tilt=1.5, tint=(236, 232, 222))
 
+    def _form_scan_png(self, project: str) -> bytes:
+        """The scan as WeChat saves a picture from a chat: a PNG."""
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(self.bytes_of("form_scan", project))).save(buffer, format="PNG")
+        return buffer.getvalue()
+
     def _form_scan_pdf(self, project: str) -> bytes:
         from PIL import Image
 
@@ -465,6 +473,31 @@ def cases() -> list[Case]:
               m("新闻报道.doc", "news_doc", NR), m("专题视频.mp4", "video", TV)),
         _team("team-unnamed-news", m("报名表.docx", "form", F), m("集体应用案例介绍.docx", "case_intro", CI),
               m("工作室成员走进乡村课堂.docx", "news2", NR), m("专题介绍视频.mp4", "video", TV)),
+        # --- names a device or an app gave: no word of the teacher's, the role comes from the content ---
+        _case_teacher("wechat-form-photo", m("微信图片_20230701101010.png", "form_scan_png", F), m("案例介绍.docx", "case_intro", CI),
+                      m("应用视频.mp4", "video", AV)),
+        _case_teacher("app-names-case", m("扫描全能王 2023-07-01 10.10.pdf", "form_scan_pdf", F),
+                      m("新建 Microsoft Word 文档.docx", "case_intro", CI), m("VID_20230701_101010.mp4", "video", AV),
+                      m("微信图片_20230701101532.jpg", "photo", REL)),
+        _case_teacher("app-names-qq-and-copies", m("QQ图片20230701101010.jpg", "form_photo", F),
+                      m("新建 Microsoft Word 文档 (2).docx", "case_intro_titled", CI), m("wx_camera_1688123456789.mp4", "video", AV),
+                      m("Screenshot_2023-07-01-10-10-10-123_com.tencent.mm.png", "photo2", REL)),
+        _case_teacher("wechat-folders", m("WeChat Files/wxid_abc123/FileStorage/File/2023-07/报名表.docx", "form", F),
+                      m("WeChat Files/wxid_abc123/FileStorage/File/2023-07/文档1.docx", "case_intro", CI),
+                      m("WeChat Files/wxid_abc123/FileStorage/Video/2023-07/1688123456789.mp4", "video", AV),
+                      m("WeChat Files/wxid_abc123/FileStorage/Image/2023-07/微信图片_20230701.jpg", "photo", REL)),
+        _case_school("app-names-school", m("屏幕截图 2023-07-01 101010.png", "form_scan_png", F), m("文档1.docx", "case_intro", CI),
+                     m("文档2.docx", "news", PR), m("文档3.docx", "promotion", PP), m("mmexport1688123456789.mp4", "video", AV)),
+        _case_school("app-names-district", m("全能扫描王 2023-07-02 09.30.pdf", "form_scan_pdf", F),
+                     m("新建 DOCX 文档.docx", "case_intro", CI), m("宣传报道.docx", "news", PR),
+                     m("新建 Microsoft Word 文档 (2).docx", "promotion", PP), m("DJI_0001.MP4", "video", AV), applicant="district"),
+        _lesson("app-names-lesson", m("微信图片_20230915093012.jpg", "form_photo", F), m("文档1.docx", "lesson_plan", LP),
+                m("新建 Microsoft PowerPoint 演示文稿.pptx", "courseware", CW), m("wx_camera_1694741412345.mp4", "video", CR)),
+        _lesson("phone-folders", m("DCIM/Camera/IMG_20230915_093012.jpg", "form_photo", F),
+                m("DCIM/Camera/VID_20230915_093500.mp4", "video_long", CR), m("Documents/文档1.docx", "lesson_plan_untitled", LP),
+                m("Documents/演示文稿1.pptx", "courseware", CW), m("Pictures/Screenshots/Screenshot_20230915-101010.png", "photo2", REL)),
+        _team("app-names-team", m("mmexport1688123456789.jpg", "form_photo", F), m("新建 Microsoft Word 文档.docx", "case_intro", CI),
+              m("文档2.docx", "news", NR), m("VID20230701101010.mp4", "video", TV), m("IMG_20230701_101500.jpg", "photo2", REL)),
         # --- really missing a material: these must still fail --------------------------------------
         _case_teacher("missing-intro", m("报名表.docx", "form", F), m("应用视频.mp4", "video", AV),
                       m("活动照片1.jpg", "photo", REL), valid=False, missing=[CI]),
@@ -475,6 +508,9 @@ def cases() -> list[Case]:
         _team("missing-news", m("报名表.docx", "form", F), m("集体应用案例介绍.docx", "case_intro", CI),
               m("专题介绍视频.mp4", "video", TV), m("相关素材/照片.jpg", "photo", REL), m("IMG_0001.jpg", "photo2", REL),
               valid=False, missing=[NR]),
+        _case_teacher("app-names-missing-form", m("微信图片_20230701101010.jpg", "photo", REL),
+                      m("新建 Microsoft Word 文档.docx", "case_intro", CI), m("VID_20230701_101010.mp4", "video", AV),
+                      valid=False, missing=[F]),
         _case_school("school-missing-promotion", m("报名表.docx", "form", F), m("案例介绍.docx", "case_intro", CI),
                      m("应用视频.mp4", "video", AV), m("宣传报道.docx", "news", PR), valid=False, missing=[PP]),
     ]

@@ -59,6 +59,12 @@ CASES = [
     SubtitleCase("mov_text_track", "embedded"),
     SubtitleCase("sidecar_srt", "sidecar", sidecar=srt(LINES)),
     SubtitleCase("empty_srt", "none", sidecar=""),
+    # page text is not captions (issue 22): a screen recording of web pages, slides whose bullets come one by one,
+    # a lower-third name caption; captions over slides still are
+    SubtitleCase("screen_recording_web_pages", "none"),
+    SubtitleCase("slides_changing_bullets", "none"),
+    SubtitleCase("lower_third_name_caption", "none"),
+    SubtitleCase("captions_over_slides", "burned_in"),
 ]
 
 
@@ -112,6 +118,45 @@ def make_variant(case: SubtitleCase, directory: Path, *, duration: float = 30.0,
     return path
 
 
+def _web_pages(duration: float) -> list[str]:
+    """The national platform's pages, one every CUE_S, as a screen recorder sees them: a menu, a title, left-aligned
+    paragraphs and a grid of cards down to the bottom, a centred footer with the page's number."""
+    filters = []
+    for page in range(int(duration // CUE_S) + 1):
+        when = f"between(t,{page * CUE_S},{(page + 1) * CUE_S - 0.01})"
+        filters.append(_text("首页  课程教学  课后服务  教师研修  家庭教育  教改实践", x="60", y="24", size=34, color="0x1a4f9c",
+                             border="white", enable=when))
+        filters.append(_text(f"专题资源 {LINES[page % len(LINES)][:10]}", x="120", y="120", size=52, color="0x202020",
+                             border="white", enable=when))
+        for row in range(9):
+            line = LINES[(page + row) % len(LINES)] + ("，点击查看详情" if row % 2 else "")
+            filters.append(_text(line, x="120", y=str(220 + row * 72), size=38, color="0x333333", border="white", enable=when))
+        for column, x in enumerate(("160", "(w-text_w)/2", "w-text_w-160")):
+            filters.append(_text(f"第{page * 3 + column + 1}课 {LINES[(page + column) % len(LINES)][:8]}", x=x, y="900", size=36,
+                                 color="0x1a4f9c", border="white", enable=when))
+        filters.append(_text(f"第 {page + 1} 页  共 {int(duration // CUE_S) + 1} 页", x="(w-text_w)/2", y="1000", size=32,
+                             color="0x666666", border="white", enable=when))
+    return filters
+
+
+def _bullets() -> list[str]:
+    """A slide's title, then its bullets coming one by one (left-aligned, of different lengths), down into the lower band."""
+    filters = [_text("分数的初步认识", x="(w-text_w)/2", y="80", size=72, color="black", border="white")]
+    for i in range(8):
+        slide, row = divmod(i, 4)
+        when = f"between(t,{i * CUE_S},{(slide + 1) * 4 * CUE_S - 0.01})"
+        filters.append(_text(f"{row + 1}. {LINES[i]}", x="200", y=str(560 + row * 120), size=68, color="black", border="white",
+                             enable=when))
+    return filters
+
+
+def _lower_thirds() -> list[str]:
+    """Name captions on the left of the lower third while each speaker talks."""
+    names = [("主讲教师 张三 第一实验小学", 0, 8), ("学生代表 李四 四年级二班", 10, 18), ("助教 王五 第二实验小学", 20, 28)]
+    return [_text(name, x="80", y="h-190", size=48, enable=f"between(t,{start},{end})").replace(
+                ":borderw=3", ":borderw=0:box=1:boxcolor=0x1a4f9c@0.85:boxborderw=16") for name, start, end in names]
+
+
 def make_case(case: SubtitleCase, directory: Path, *, duration: float = 30.0, size: str = "1920x1080") -> Path:
     """The case's video (and its .srt beside it when it has one)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -132,6 +177,18 @@ def make_case(case: SubtitleCase, directory: Path, *, duration: float = 30.0, si
     elif case.name == "slide_text_upper_half":
         filters = [_text(line, x="(w-text_w)/2", y="120", size=64, enable=f"between(t,{i * CUE_S},{(i + 1) * CUE_S - 0.01})")
                    for i, line in enumerate(LINES)]
+    elif case.name == "screen_recording_web_pages":
+        scene = f"color=c=0xf5f6f8:s={size}:r=10:d={duration}"
+        filters = _web_pages(duration)
+    elif case.name == "slides_changing_bullets":
+        scene = f"color=c=white:s={size}:r=10:d={duration}"
+        filters = _bullets()
+    elif case.name == "lower_third_name_caption":
+        filters = [LOGO, *_lower_thirds()]
+    elif case.name == "captions_over_slides":
+        scene = f"color=c=white:s={size}:r=10:d={duration}"
+        filters = [*_bullets()[:1], *[_text(f"{i + 1}. {LINES[i][:9]}", x="160", y=str(240 + i * 100), size=56, color="black",
+                                            border="white") for i in range(3)], *_subtitles()]
     elif case.name == "mov_text_track":
         cues = directory / f"{case.name}.cues.srt"
         cues.write_text(srt(LINES), encoding="utf-8")

@@ -105,3 +105,21 @@ def test_xlsx_registration_form(work):
     verdict = check(work, archive, dict(event, authors=[]), "xlsx")
     form = next(d for d in verdict["documents"] if d["role"] == "registration_form")
     assert form["form_fields"]["authors"] == ["张三", "李四", "王五"] and "AUTHORS_TOO_MANY" in codes(verdict)
+
+
+def test_a_truncated_registration_form_is_unparsed_as_well_as_unreadable(work):
+    """Found by its name, not readable at all: the form's fields are unread too (the contract's table)."""
+    import zipfile
+
+    archive, event = sample(work, "truncated-form", project="case")
+    with zipfile.ZipFile(archive) as source:
+        items = [(i.filename, source.read(i)) for i in source.infolist()]
+    with zipfile.ZipFile(archive, "w") as target:
+        for name, data in items:
+            target.writestr(name, data[: len(data) // 2] if "报名表" in name else data)
+    verdict = check(work, archive, event, "truncated-form")
+    form = next(m for m in verdict["materials"] if "报名表" in m["path"])
+    assert form["role"] == "registration_form"
+    unparsed = [f for f in verdict["findings"] if f["code"] == "REGISTRATION_FORM_UNPARSED"]
+    assert [f["path"] for f in unparsed] == [form["path"]] and unparsed[0]["severity"] == "warn"
+    assert "DOCUMENT_UNREADABLE" in codes(verdict) and "MATERIAL_MISSING" not in codes(verdict)

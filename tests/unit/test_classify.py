@@ -170,3 +170,43 @@ def test_spaced_separated_full_width_and_pinyin_names(rules, name, project, role
     items = materials(rules, [name])
     classify_materials(items, rules, project, applicant)
     assert (items[0].role, items[0].role_source) == (role, "name")
+
+
+@pytest.mark.parametrize("stem,words", [
+    ("微信图片_20230701101010", ""), ("mmexport1687123456789", ""), ("wx_camera_1688123456789", ""), ("QQ图片20230701101010", ""),
+    ("IMG_20230601_1203", ""), ("IMG20230701101010", ""), ("DSC_0001", ""), ("VID_20230601_101010", ""),
+    ("Screenshot_2023-07-01-10-10-10-123_com.tencent.mm", ""), ("屏幕截图 2023-07-01 101010", ""), ("截屏2023-07-01 10.10.10", ""),
+    ("扫描全能王 2023-07-01 10.10", ""), ("全能扫描王 2023-07-01 10.10", ""), ("新建 Microsoft Word 文档", ""),
+    ("新建 Microsoft Word 文档 (2)", ""), ("文档1", ""), ("IMG_0001 - 副本", ""), ("微信图片_报名表", "报名表"),
+])
+def test_names_a_device_or_an_app_gave(rules, stem, words):
+    from pipeline.classify import app_name
+
+    found = app_name(stem, rules.classify)
+    assert found is not None and found.words == words
+
+
+@pytest.mark.parametrize("stem", ["报名表", "案例介绍", "公众号报道截图", "相关素材图片", "video", "imagine", "documentation", "活动照片1"])
+def test_names_a_teacher_gave_are_not_app_names(rules, stem):
+    from pipeline.classify import app_name
+
+    assert app_name(stem, rules.classify) is None
+
+
+def test_an_app_name_is_no_evidence_and_says_so(rules):
+    """微信图片 names no role: the picture is unrecognized (not 相关素材 by name), and a teacher's word left in it still counts."""
+    items = materials(rules, ["报名表.docx", "微信图片_20230701101010.png", "微信图片_案例介绍.docx", "WeChat Files/wxid_a1/FileStorage/Video/应用视频.mp4"])
+    classify_materials(items, rules, "case", "teacher")
+    assert [(m.role, m.role_source) for m in items] == [("registration_form", "name"), ("related", "unrecognized"),
+                                                         ("case_intro", "name"), ("application_video", "name")]
+    assert "微信自动命名" in items[1].role_evidence and "未作为依据" in items[1].role_evidence
+    assert "只按其余文字" in items[2].role_evidence
+
+
+def test_app_folders_are_no_evidence(rules):
+    """Windows files screenshots under 屏幕截图/ (截图 is a 相关素材 keyword): that folder is the app's, not the teacher's."""
+    items = materials(rules, ["报名表.docx", "案例介绍.docx", "DCIM/Camera/VID_20230601_101010.mp4", "屏幕截图/x.png",
+                              "活动截图/y.png"])
+    classify_materials(items, rules, "case", "teacher")
+    assert [(m.role, m.role_source) for m in items[2:]] == [("application_video", "only_candidate"), ("related", "unrecognized"),
+                                                             ("related", "folder")]

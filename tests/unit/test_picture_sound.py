@@ -5,7 +5,7 @@ from config.settings import DEFAULT_RULES
 from pipeline.models import ActivePicture, Interlace, Loudness, QcResult, Segment, Upscale, VideoProbe
 from pipeline.qc import active_picture, crop_rects, field_counts, interlace, loudness
 from pipeline.rules import check_picture_and_sound
-from pipeline.upscale import best_height, judge, knee
+from pipeline.upscale import FrameKnees, best_height, judge, knee, stripe_share
 
 RULES = load_rules(DEFAULT_RULES)
 
@@ -64,18 +64,56 @@ def test_the_encoders_noise_floor_is_taken_off_both_steps():
 
 
 def test_exactly_half_the_lines_counts_only_when_no_other_candidate_shows_a_knee():
-    assert best_height({720: (6.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == 720
-    assert best_height({720: (1.0, 0.0), 540: (12.0, 0.0), 480: (1.0, 0.0)}, 1080, RULES.upscale) == 540
-    assert best_height({720: (1.0, 0.0), 540: (2.0, 0.0), 480: (3.0, 0.0)}, 1080, RULES.upscale) == 480
+    assert best_height({720: 6.0, 540: 12.0, 480: 1.0}, 1080, RULES.upscale) == 720
+    assert best_height({720: 1.0, 540: 12.0, 480: 1.0}, 1080, RULES.upscale) == 540
+    assert best_height({720: 1.0, 540: 2.0, 480: 3.0}, 1080, RULES.upscale) == 480
+
+
+def upscaled(height: int, knee_: float = 30.0, width: int = 1280, stripes: float = 1.0) -> FrameKnees:
+    return FrameKnees({720: 1.0, 540: 1.0, 480: 1.0, 360: 1.0, height: knee_}, height, 20.0, width, stripes)
+
+
+NATIVE = FrameKnees({720: 1.0, 540: 1.0, 480: 1.0}, 720)
 
 
 def test_frames_must_agree_before_anything_is_said():
-    agree = [{720: (30.0, 20.0), 540: (1.0, 0.0)}] * 6 + [{720: (1.0, 0.0)}] * 2
+    agree = [upscaled(720)] * 6 + [NATIVE] * 2
     estimate = judge(agree, 1920, 1080, RULES.upscale)
     assert (estimate.native_width, estimate.native_height, estimate.agreeing_share, estimate.frames) == (1280, 720, 0.75, 8)
-    split = [{720: (30.0, 20.0)}] * 4 + [{720: (1.0, 0.0)}] * 4
-    assert judge(split, 1920, 1080, RULES.upscale).native_height is None
-    assert judge(agree[:2], 1920, 1080, RULES.upscale).native_height is None          # too few frames to judge
+    split = [upscaled(720)] * 4 + [NATIVE] * 4
+    assert judge(split, 1920, 1080, RULES.upscale).withheld == "disagree"
+    few = judge(agree[:4], 1920, 1080, RULES.upscale)         # too few frames to judge
+    assert few.native_height is None and few.withheld == "few_frames"
+
+
+def test_marginal_evidence_is_kept_but_says_nothing():
+    """A knee just over the threshold, or exactly half the lines however firm: evidence, never an accusation."""
+    weak = judge([upscaled(720, knee_=4.3)] * 8, 1920, 1080, RULES.upscale)
+    assert (weak.native_height, weak.suspected_height, weak.withheld) == (None, 720, "weak_knee")
+    half = judge([upscaled(540, knee_=8.6, width=960)] * 15, 1920, 1080, RULES.upscale)
+    assert (half.native_height, half.suspected_width, half.suspected_height, half.withheld) == (None, 960, 540, "half_lines")
+    assert check_picture_and_sound("a.mp4", QcResult(upscale=half), RULES, VideoProbe(width=1920, height=1080)) == []
+
+
+def test_a_frame_votes_only_when_its_stripes_agree():
+    """A projector screen's border rings into a knee in its own stripes (measured: 14, 1.1, 1.4, flat, 10 at 480 lines)."""
+    import numpy as np
+
+    screen_losses = [np.array(v) for v in ([36.69, 92.67, 43.08, 1.61, 24.86], [26.36, 72.3, 32.15, 1.51, 18.75],
+                                           [28.45, 49.5, 22.15, 1.3, 21.79])]          # native screen, 480 lines (measured)
+    share = stripe_share(screen_losses, 480, 1080, RULES.upscale)
+    assert share < RULES.upscale.min_stripe_share
+    upscale_losses = [np.array(v) for v in ([4.0, 10.08, 3.73, 1.02, 1.01], [1.9, 4.25, 1.81, 0.78, 0.78],
+                                            [1.52, 3.44, 1.53, 0.63, 0.63])]         # 720x480 blackboard upscaled (measured)
+    assert stripe_share(upscale_losses, 480, 1080, RULES.upscale) >= RULES.upscale.min_stripe_share
+    screen = FrameKnees({720: 1.0, 480: 9.0}, 480, 3.0, 854, share)
+    assert judge([screen] * 8, 1920, 1080, RULES.upscale).suspected_height is None
+
+
+def test_sd_and_360p_sources_are_named_with_their_stored_width():
+    estimate = judge([upscaled(576, width=720)] * 8, 1920, 1080, RULES.upscale)
+    assert (estimate.native_width, estimate.native_height) == (720, 576)
+    assert judge([upscaled(360, width=640)] * 8, 1920, 1080, RULES.upscale).native_height == 360
 
 
 def test_the_findings_name_the_file_and_the_measured_values():

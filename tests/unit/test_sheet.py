@@ -104,3 +104,18 @@ def test_the_page_shows_where_each_role_came_from(rules):
     page = render_report(verdict, rules)
     assert "识别依据" in page and "文件名为通知的附件3（案例介绍）" in page
     assert "压缩包中唯一可作为应用视频的视频（推定，请核对）" in page
+
+
+def test_the_page_shows_a_withheld_upscale_estimate_as_evidence(rules):
+    """Too weak for a finding, still worth a reviewer's look: the page says what was suspected and why nothing was said."""
+    from datetime import datetime, timezone
+
+    from pipeline.models import QcResult, Upscale, Verdict, VideoReport
+    from pipeline.report import render_report
+
+    held = Upscale(suspected_width=960, suspected_height=540, withheld="half_lines", agreeing_share=1.0, score=8.6, frames=15)
+    verdict = Verdict(submission_id="s", project="case", status="pass", pipeline_version="t", rules_version="t",
+                      created_at=datetime.now(timezone.utc),
+                      videos=[VideoReport(path="应用视频.mp4", role="application_video", sha256="c" * 64, qc=QcResult(upscale=held))])
+    page = render_report(verdict, rules)
+    assert "可能只相当于约960×540，证据不足（恰为画面行数的一半" in page and "未作判断" in page

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline import rules as rulebook
 from pipeline.models import Material, SubtitleReport, SubtitleStream, VideoProbe
-from pipeline.subtitles import (FrameText, band_size, centred_lines, decode_subtitle_bytes, embedded_report, find_sidecars,
+from pipeline.subtitles import (FrameText, band_size, frame_text, decode_subtitle_bytes, embedded_report, find_sidecars,
                                 frames_command, judge_burned_in, parse_cues, sample_interval, showinfo_times)
 
 SRT = "1\n00:00:01,000 --> 00:00:03,500\n同学们好\n\n2\n00:00:04,000 --> 00:00:06,000\n<i>请打开平台</i>\n第二行\n\n"
@@ -69,15 +69,32 @@ def test_embedded_streams_are_evidence():
     assert embedded_report(VideoProbe()) is None
 
 
-def test_only_centred_confident_lines_count():
-    box = lambda x0, x1: [[x0, 10], [x1, 10], [x1, 40], [x0, 40]]  # noqa: E731
+def box(x0, x1, y=10):
+    return [[x0, y], [x1, y], [x1, y + 30], [x0, y + 30]]
+
+
+def test_only_centred_confident_lines_count(rules):
     results = [(box(300, 660), "同学们好今天学习", 0.95), (box(820, 950), "第一实验小学", 0.99),   # corner logo
                (box(400, 560), "模糊", 0.3), (box(420, 540), "。", 0.99)]
-    assert centred_lines(results, 960) == ("同学们好今天学习",)
+    read = frame_text(results, 960, 190, 5.0, rules.subtitles)
+    assert read.lines == ("同学们好今天学习",) and read.spans == ((0.3125, 0.6875),) and not read.page
+    assert read.base == round(40 / 190, 4)
 
 
-def frames(texts: list[str | None]) -> list[FrameText]:
-    return [FrameText(i * 5.0, (t,) if t else ()) for i, t in enumerate(texts)]
+def test_a_band_full_of_text_is_a_page(rules):
+    """A web page's footer is centred, but four other lines beside it make the band page text."""
+    results = [(box(40, 500, y), f"第{y}行课程资源列表文字", 0.95) for y in (10, 50, 90, 130)]
+    results.append((box(330, 630, 170), "版权所有 国家中小学智慧教育平台", 0.97))
+    read = frame_text(results, 960, 190, 5.0, rules.subtitles)
+    assert read.page and read.lines == ()
+
+
+def frames(texts: list[str | None], bases=None) -> list[FrameText]:
+    def span_of(text: str) -> tuple[float, float]:
+        half = len(text) * 0.02
+        return (round(0.5 - half, 4), round(0.5 + half, 4))
+    return [FrameText(i * 5.0, (t,) if t else (), (span_of(t),) if t else (), base=bases[i] if bases else 0.8)
+            for i, t in enumerate(texts)]
 
 
 def test_changing_lines_are_subtitles(rules):
@@ -90,6 +107,22 @@ def test_a_fixed_caption_with_ocr_noise_is_not(rules):
     noisy = ["第一实验小学数学公开课", "第一实验小学数学公开课", "第一实验小学数字公开课", "第一实验小学数学公开", "第一实验小学数学公开课"]
     report = judge_burned_in(frames(noisy), 5, rules.subtitles)
     assert report.kind == "none" and report.evidence["burned_in"]["distinct_lines"] == 1
+
+
+def test_lines_one_below_the_other_are_a_slides_bullets_not_captions(rules):
+    """Bullets coming one by one sit lower and lower in the band; captions keep one baseline."""
+    texts = ["一、课程资源的检索与筛选方法", "二、课堂互动的组织", "三、课后拓展与家校协同", "四、评价反馈"]
+    report = judge_burned_in(frames(texts, bases=[0.2, 0.45, 0.7, 0.95]), 4, rules.subtitles)
+    assert report.kind == "none" and report.evidence["burned_in"]["off_baseline_samples"] >= 3
+    captions = judge_burned_in(frames(texts, bases=[0.9, 0.91, 0.9, 0.89]), 4, rules.subtitles)
+    assert captions.kind == "burned_in" and captions.evidence["centre_spread"] == 0.0
+
+
+def test_lines_whose_centres_disagree_are_not_captions(rules):
+    texts = ["一、课程资源的检索与筛选方法", "二、课堂互动的组织", "三、课后拓展与家校协同", "四、评价反馈"]
+    report = judge_burned_in([FrameText(i * 5.0, (t,), ((0.1, 0.1 + 0.05 * len(t)),), base=0.9) for i, t in enumerate(texts)],
+                             4, rules.subtitles)
+    assert report.kind == "none" and report.evidence["burned_in"]["centre_spread"] > rules.subtitles.max_centre_spread
 
 
 def test_text_in_too_few_samples_is_not(rules):
