@@ -24,6 +24,10 @@ def load_rules(path: Path | str) -> Rules:
     if not isinstance(data, dict):
         raise ValueError(f"rules file {path} is not a mapping")
     data["digest"] = hashlib.sha256(raw).hexdigest()
+    duplication = data.get("duplication")
+    if isinstance(duplication, dict) and isinstance(duplication.get("base_texts"), list):
+        # the templates sit beside the rules file, wherever it is installed
+        duplication["base_texts"] = [str((Path(path).parent / name).resolve()) for name in duplication["base_texts"]]
     return Rules.model_validate(data)
 
 

@@ -37,6 +37,10 @@ def _check_ooxml(path: str) -> None:
                 raise ValueError(f"part {info.filename} inflates to {info.file_size} bytes")
 
 
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+
 def _docx_text(path: str) -> str:
     import docx
 
@@ -47,8 +51,11 @@ def _docx_text(path: str) -> str:
         for row in table.rows:
             parts.extend(unique_cell_texts(row))
     body = document.element.body
-    for node in body.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}txbxContent"):
-        parts.append("".join(t.text or "" for t in node.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}t")))
+    for node in body.iter(f"{{{_W}}}txbxContent"):
+        # Word writes each text box twice: DrawingML in mc:Choice, VML in mc:Fallback for old readers
+        if next(node.iterancestors(f"{{{_MC}}}Fallback"), None) is not None:
+            continue
+        parts.append("".join(t.text or "" for t in node.iter(f"{{{_W}}}t")))
     return "\n".join(p for p in parts if p)
 
 

@@ -319,8 +319,10 @@ class DocumentReport(BaseModel):
     sha256: str
     text_length: int = 0
     extracted_with: str | None = None
-    duplication_rate: float | None = None
-    best_matches: list[dict[str, Any]] = Field(default_factory=list)
+    duplication_rate: float | None = None           # copied over own characters, the notice's templates and common text excluded
+    # CNKI-style: the rate, the largest single source's, the template share apart, the character counts
+    duplication: dict[str, Any] | None = None
+    best_matches: list[dict[str, Any]] = Field(default_factory=list)   # sources with their rate and the passages copied
     form_fields: dict[str, Any] | None = None
     ocr_pages: int = 0
 

@@ -117,6 +117,21 @@ def _detail_words(upscale) -> str:
     return ""
 
 
+def _duplication_rows(document) -> list[tuple[str, str]]:
+    """The measure as CNKI-style reports show it: the rate, the largest source, the template apart, each source's passages."""
+    measure = document.duplication
+    if not measure:
+        return []
+    rows = [("重复率（不含模板）", f"{measure['rate'] * 100:.1f}%"),
+            ("单篇最大重复率", f"{measure['largest_source_rate'] * 100:.1f}%"),
+            ("模板及通用文字占比（不计入）", f"{measure['template_share'] * 100:.1f}%"),
+            ("字数", f"共{measure['total_chars']}字，其中本人文字{measure['own_chars']}字、重复{measure['copied_chars']}字")]
+    for match in document.best_matches:
+        shown = "；".join(f"“{p}”" for p in match.get("passages") or [])
+        rows.append((f"来源 {match['submission_id']}", f"{match['rate'] * 100:.1f}%" + (f"：{shown}" if shown else "")))
+    return rows
+
+
 def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict[str, Any]:
     """What the template shows, already in words; `asset_prefix` leads from the page to the keys."""
     event = verdict.event or {}
@@ -137,6 +152,7 @@ def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict
     for d in verdict.documents:
         documents.append({"path": d.path, "role": rules.role_label(d.role), "text_length": d.text_length,
                           "duplication": f"{d.duplication_rate * 100:.1f}%" if d.duplication_rate is not None else "",
+                          "duplication_rows": _duplication_rows(d),
                           "form_fields": [(FORM_LABELS.get(k, k), "、".join(v) if isinstance(v, list) else rules.applicant_type_labels.get(str(v), str(v)))
                                           for k, v in (d.form_fields or {}).items()]})
     authors = "、".join(a.get("name", "") for a in event.get("authors") or [] if isinstance(a, dict))

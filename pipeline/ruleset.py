@@ -170,7 +170,27 @@ class DuplicationRules(_Frozen):
     run_length: int
     winnow_window: int
     top_sources: int
-    boilerplate_document_share: float
+    base_texts: list[str]            # the notice's templates (paths resolved against the rules file by config.rules)
+    base_gram: int
+    base_gap: int
+    base_min_line: int
+    common_min_documents: int
+    common_document_share: float
+    max_holders: int
+    max_candidates: int
+
+    def settings(self):
+        from .duplication import DuplicationSettings
+
+        return DuplicationSettings(run_length=self.run_length, window=self.winnow_window, threshold=self.threshold,
+                                   top=self.top_sources, common_min_documents=self.common_min_documents,
+                                   common_document_share=self.common_document_share, max_candidates=self.max_candidates,
+                                   max_holders=self.max_holders)
+
+    def base(self):
+        from .duplication import load_base
+
+        return load_base(tuple(self.base_texts), self.base_gram, self.base_gap, self.base_min_line)
 
 
 class TopicRules(_Frozen):

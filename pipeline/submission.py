@@ -396,15 +396,16 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
             findings += read_registration_form(ctx, material, report, content)
     rules = ctx.rules.duplication
     if ctx.activity is not None and material.role in rules.roles and text.strip():
-        result = duplication_rate(text, ctx.event.submission_id, ctx.activity, run_length=rules.run_length,
-                                  window=rules.winnow_window, boilerplate_share=rules.boilerplate_document_share,
-                                  top=rules.top_sources)
+        result = duplication_rate(text, ctx.event.submission_id, ctx.activity, rules.settings(), rules.base(), now=time.time())
         report.duplication_rate = result.rate
+        report.duplication = {"rate": result.rate, "largest_source_rate": result.largest_source_rate,
+                              "template_share": result.template_share, "own_chars": result.own_chars,
+                              "copied_chars": result.copied_chars, "total_chars": result.total_chars}
         report.best_matches = [{"submission_id": m.submission_id, "rate": m.rate, "passages": m.passages} for m in result.matches]
         if result.rate >= rules.threshold:
             findings.append(make_finding("DUPLICATION_HIGH", material.path, rate=result.rate, rate_pct=result.rate * 100,
                                          limit_pct=rules.threshold * 100, largest_source_rate=result.largest_source_rate,
-                                         sources=[m.submission_id for m in result.matches]))
+                                         template_share=result.template_share, sources=[m.submission_id for m in result.matches]))
     return report, findings
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
+from ..duplication import Indexed
 from .base import ActivityState, TopicEntry
 
 _SCHEMA = """
@@ -26,6 +26,10 @@ class LocalState(ActivityState):
         self.path = folder / "activity.sqlite3"
         self._connections = threading.local()     # one connection per thread (workers run several)
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(docs)")}
+        if "cluster" not in columns:              # a state written before copies were clustered
+            with self.db:
+                self.db.execute("ALTER TABLE docs ADD COLUMN cluster TEXT")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -34,32 +38,22 @@ class LocalState(ActivityState):
             connection = self._connections.db = sqlite3.connect(self.path, timeout=30)
         return connection
 
-    def _grouped(self, sql: str, values: list[int], *extra) -> list[tuple]:
+    def _grouped(self, sql: str, values: list, *extra) -> list[tuple]:
         rows: list[tuple] = []
         for i in range(0, len(values), _CHUNK):
             chunk = values[i:i + _CHUNK]
             rows += self.db.execute(sql.format(marks=",".join("?" * len(chunk))), (*chunk, *extra)).fetchall()
         return rows
 
-    def _first_seen(self, submission_id: str) -> float:
-        row = self.db.execute("SELECT first_seen FROM docs WHERE sid = ?", (submission_id,)).fetchone()
-        return row[0] if row else time.time()
+    def holders(self, fingerprints):
+        found: dict[int, list[str]] = {}
+        for h, sid in self._grouped("SELECT hash, sid FROM fps WHERE hash IN ({marks}) ORDER BY rowid", sorted(fingerprints)):
+            found.setdefault(h, []).append(sid)
+        return found
 
-    def candidates(self, fingerprints, exclude, limit):
-        before = self._first_seen(exclude)
-        earlier = {row[0] for row in self.db.execute("SELECT sid FROM docs WHERE first_seen < ?", (before,))}
-        counts: dict[str, int] = {}
-        for sid, count in self._grouped("SELECT sid, count(*) FROM fps WHERE hash IN ({marks}) AND sid != ? GROUP BY sid",
-                                        sorted(fingerprints), exclude):
-            counts[sid] = counts.get(sid, 0) + count
-        return [sid for sid, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if sid in earlier][:limit]
-
-    def document_frequency(self, fingerprints):
-        frequency: dict[int, int] = {}
-        for h, count in self._grouped("SELECT hash, count(DISTINCT sid) FROM fps WHERE hash IN ({marks}) GROUP BY hash",
-                                      sorted(fingerprints)):
-            frequency[h] = frequency.get(h, 0) + count
-        return frequency
+    def documents(self, submission_ids):
+        rows = self._grouped("SELECT sid, first_seen, cluster FROM docs WHERE sid IN ({marks})", sorted(submission_ids))
+        return {sid: Indexed(first_seen, cluster or sid) for sid, first_seen, cluster in rows}
 
     def text(self, submission_id):
         row = self.db.execute("SELECT text FROM docs WHERE sid = ?", (submission_id,)).fetchone()
@@ -68,12 +62,14 @@ class LocalState(ActivityState):
     def size(self):
         return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
 
-    def replace(self, submission_id, text, fingerprints):
+    def replace(self, submission_id, text, fingerprints, cluster, now, max_holders):
         with self.db:
             self.db.execute("DELETE FROM fps WHERE sid = ?", (submission_id,))
-            self.db.execute("INSERT OR REPLACE INTO docs (sid, text, first_seen) VALUES (?, ?, ?)",
-                            (submission_id, text, self._first_seen(submission_id)))
-            self.db.executemany("INSERT INTO fps (hash, sid) VALUES (?, ?)", [(h, submission_id) for h in fingerprints])
+            row = self.db.execute("SELECT first_seen FROM docs WHERE sid = ?", (submission_id,)).fetchone()
+            self.db.execute("INSERT OR REPLACE INTO docs (sid, text, first_seen, cluster) VALUES (?, ?, ?, ?)",
+                            (submission_id, text, row[0] if row else now, cluster))
+            self.db.executemany("INSERT INTO fps (hash, sid) SELECT ?, ? WHERE (SELECT count(*) FROM fps WHERE hash = ?) < ?",
+                                [(h, submission_id, h, max_holders) for h in sorted(fingerprints)])
 
     def topics_of(self, author):
         rows = self.db.execute("SELECT sid, project, author, title FROM topics WHERE author = ?", (author,)).fetchall()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import struct
-import time
 
 import redis
 
+from ..duplication import Indexed
 from .base import KEY_PREFIX, ActivityState, TopicEntry
 
 PREFIX = f"{KEY_PREFIX}activity:"
@@ -35,6 +35,10 @@ def _pack(fingerprints) -> str:
     return base64.b64encode(b"".join(struct.pack(">Q", h) for h in sorted(fingerprints))).decode()
 
 
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _unpack(value: str | bytes | None) -> set[int]:
     raw = base64.b64decode(value) if value else b""
     return {struct.unpack_from(">Q", raw, i)[0] for i in range(0, len(raw) - 7, 8)}
@@ -44,52 +48,50 @@ class RedisState(ActivityState):
     def __init__(self, client: redis.Redis):
         self.r = client
 
-    def _holders(self, fingerprints) -> dict[int, list[str]]:
+    def holders(self, fingerprints):
         ordered = sorted(fingerprints)
         pipe = self.r.pipeline(transaction=False)
         for h in ordered:
             pipe.hget(_bucket(h), _field(h))
-        return {h: (v.decode() if isinstance(v, bytes) else v).split(",") for h, v in zip(ordered, pipe.execute()) if v}
+        return {h: _text(v).split(",") for h, v in zip(ordered, pipe.execute()) if v}
 
-    def candidates(self, fingerprints, exclude, limit):
-        counts: dict[str, int] = {}
-        for sids in self._holders(fingerprints).values():
-            for sid in set(sids):
-                if sid != exclude:
-                    counts[sid] = counts.get(sid, 0) + 1
-        ranked = sorted(counts, key=lambda sid: (-counts[sid], sid))
-        own = self.r.zscore(f"{PREFIX}first-seen", exclude) or time.time()
-        seen = self.r.zmscore(f"{PREFIX}first-seen", ranked) if ranked else []
-        return [sid for sid, when in zip(ranked, seen) if when is not None and when < own][:limit]
-
-    def document_frequency(self, fingerprints):
-        return {h: len(set(sids)) for h, sids in self._holders(fingerprints).items()}
+    def documents(self, submission_ids):
+        ordered = sorted(submission_ids)
+        if not ordered:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zmscore(f"{PREFIX}first-seen", ordered)
+        pipe.hmget(f"{PREFIX}cluster", ordered)
+        seen, clusters = pipe.execute()
+        return {sid: Indexed(when, _text(cluster) or sid) for sid, when, cluster in zip(ordered, seen, clusters) if when is not None}
 
     def text(self, submission_id):
-        value = self.r.hget(f"{PREFIX}docs", submission_id)
-        return value.decode() if isinstance(value, bytes) else value
+        return _text(self.r.hget(f"{PREFIX}docs", submission_id))
 
     def size(self):
         return self.r.hlen(f"{PREFIX}docs")
 
-    def replace(self, submission_id, text, fingerprints):
+    def replace(self, submission_id, text, fingerprints, cluster, now, max_holders):
         """Drop the earlier version's fingerprints and add the new ones.
 
         A read-modify-write per bucket field: two workers indexing the same fingerprint at the
         same instant may drop one holder, which can only weaken a later match."""
         old_key = f"{PREFIX}docfps:{submission_id}"
         touched = _unpack(self.r.get(old_key)) | set(fingerprints)
-        holders = self._holders(touched)
+        holders = self.holders(touched)
         pipe = self.r.pipeline()
         for h in touched:
-            kept = [s for s in holders.get(h, []) if s != submission_id] + ([submission_id] if h in fingerprints else [])
+            kept = [s for s in holders.get(h, []) if s != submission_id]
+            if h in fingerprints and len(kept) < max_holders:
+                kept.append(submission_id)
             if kept:
                 pipe.hset(_bucket(h), _field(h), ",".join(kept))
             else:
                 pipe.hdel(_bucket(h), _field(h))
         pipe.set(old_key, _pack(fingerprints))
         pipe.hset(f"{PREFIX}docs", submission_id, text)
-        pipe.zadd(f"{PREFIX}first-seen", {submission_id: time.time()}, nx=True)
+        pipe.hset(f"{PREFIX}cluster", submission_id, cluster)
+        pipe.zadd(f"{PREFIX}first-seen", {submission_id: now}, nx=True)
         pipe.execute()
 
     def topics_of(self, author):
