@@ -493,5 +493,7 @@ def analysis_limited(materials: list[Material], rules: Rules, archive_name: str)
     total_documents = sum(bool(wants_text(m)) for m in materials)
     if len(videos) == total_videos and len(documents) == total_documents:
         return []
-    return [make_finding("ANALYSIS_LIMITED", None, file_text=archive_name, videos=total_videos, documents=total_documents,
-                         videos_analysed=len(videos), documents_analysed=len(documents))]
+    return [make_finding("ANALYSIS_LIMITED", None, scope_text="压缩包", file_text=archive_name, videos=total_videos,
+                         documents=total_documents, videos_analysed=len(videos), documents_analysed=len(documents), bound="members",
+                         limited_text=f"中有{total_videos}个视频、{total_documents}个文档，只检查了其中{len(videos)}个视频和"
+                                      f"{len(documents)}个文档（优先检查各类必交材料）")]

@@ -7,7 +7,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .ruleset import OcrRules
+from .ruleset import DocumentBounds, OcrRules
 
 from . import ocr as ocr_module
 from . import office
@@ -18,22 +18,34 @@ from .sandbox import ChildFailed, call_bounded
 from .storage import ObjectStore
 
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
-MAX_TEXT_CHARS = 2_000_000
 MAX_OOXML_PART_BYTES = 64 * 1024 * 1024
 TEXT_ROLES_KINDS = ("document", "presentation", "spreadsheet")
+
+
+# The rules file's `cost.documents` bounds, for callers without rules (benchmarks, legacy tests).
+DEFAULT_BOUNDS = DocumentBounds(max_pages=300, max_chars=300_000, max_paragraphs=20_000, max_slides=500, max_rows=20_000, cpu_s=60)
 
 
 @dataclass
 class ExtractedText:
     text: str
     method: str
+    limited: str | None = None          # the bound that cut it short ("pages 300/20000"), when one did
 
 
-def _check_ooxml(path: str) -> None:
-    """Refuse an OOXML package whose parts would inflate past the cap (a zip bomb in a .docx)."""
+Read = tuple[str, str | None]           # an extractor's text, and the bound it hit
+
+
+def _cut(items: list, bound: int, name: str) -> tuple[list, str | None]:
+    return (items, None) if len(items) <= bound else (items[:bound], f"{name} {bound}/{len(items)}")
+
+
+def _check_ooxml(path: str, streamed: tuple[str, ...] = ()) -> None:
+    """Refuse an OOXML package whose parts would inflate past the cap (a zip bomb in a .docx);
+    parts read as a stream (a spreadsheet's sheets, read row by row up to the bound) may be larger."""
     with zipfile.ZipFile(path) as package:
         for info in package.infolist():
-            if info.file_size > MAX_OOXML_PART_BYTES:
+            if info.file_size > MAX_OOXML_PART_BYTES and not info.filename.startswith(streamed):
                 raise ValueError(f"part {info.filename} inflates to {info.file_size} bytes")
 
 
@@ -41,22 +53,31 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
-def _docx_text(path: str) -> str:
+def _docx_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
     import docx
 
     _check_ooxml(path)
     document = docx.Document(path)
-    parts = [p.text for p in document.paragraphs]
+    paragraphs, limited = _cut(document.paragraphs, bounds.max_paragraphs, "paragraphs")
+    parts = [p.text for p in paragraphs]
+    rows = 0
     for table in document.tables:
         for row in table.rows:
+            rows += 1
+            if len(parts) >= bounds.max_paragraphs:
+                limited = limited or f"paragraphs {bounds.max_paragraphs}"
+                break
             parts.extend(unique_cell_texts(row))
     body = document.element.body
     for node in body.iter(f"{{{_W}}}txbxContent"):
         # Word writes each text box twice: DrawingML in mc:Choice, VML in mc:Fallback for old readers
         if next(node.iterancestors(f"{{{_MC}}}Fallback"), None) is not None:
             continue
+        if len(parts) >= bounds.max_paragraphs:
+            limited = limited or f"paragraphs {bounds.max_paragraphs}"
+            break
         parts.append("".join(t.text or "" for t in node.iter(f"{{{_W}}}t")))
-    return "\n".join(p for p in parts if p)
+    return "\n".join(p for p in parts if p), limited
 
 
 def unique_cell_texts(row) -> list[str]:
@@ -74,25 +95,26 @@ def unique_cell_texts(row) -> list[str]:
     return texts
 
 
-def _pptx_text(path: str) -> str:
+def _pptx_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
     from pptx import Presentation
 
     _check_ooxml(path)
     parts = []
-    for slide in Presentation(path).slides:
+    slides, limited = _cut(list(Presentation(path).slides), bounds.max_slides, "slides")
+    for slide in slides:
         for shape in slide.shapes:
             if shape.has_text_frame:
                 parts.append(shape.text_frame.text)
             if getattr(shape, "has_table", False) and shape.has_table:
                 parts.extend(cell.text for row in shape.table.rows for cell in row.cells)
-    return "\n".join(p for p in parts if p)
+    return "\n".join(p for p in parts if p), limited
 
 
 def xlsx_rows(path: str, max_rows: int = 2000) -> list[list[str]]:
     """Cell texts row by row (read-only mode streams the sheet; merged cells hold one value)."""
     from openpyxl import load_workbook
 
-    _check_ooxml(path)
+    _check_ooxml(path, streamed=("xl/worksheets/",))
     rows: list[list[str]] = []
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
@@ -108,20 +130,35 @@ def xlsx_rows(path: str, max_rows: int = 2000) -> list[list[str]]:
     return rows
 
 
-def _xlsx_text(path: str) -> str:
-    return "\n".join("\t".join(row) for row in xlsx_rows(path))
+def _xlsx_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
+    rows = xlsx_rows(path, bounds.max_rows + 1)           # streamed: the rows past the bound are never read
+    limited = f"rows {bounds.max_rows}" if len(rows) > bounds.max_rows else None
+    return "\n".join("\t".join(row) for row in rows[:bounds.max_rows]), limited
 
 
-def _pdf_text(path: str) -> str:
+def _pdf_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
     from pypdf import PdfReader
 
     reader = PdfReader(path)
-    return "\n".join((page.extract_text() or "") for page in reader.pages[:500])
+    count = len(reader.pages)
+    limited = f"pages {bounds.max_pages}/{count}" if count > bounds.max_pages else None
+    parts, size = [], 0
+    for number in range(min(count, bounds.max_pages)):
+        parts.append(reader.pages[number].extract_text() or "")
+        size += len(parts[-1])
+        if size > bounds.max_chars:
+            return "\n".join(parts), f"chars {bounds.max_chars}"
+    return "\n".join(parts), limited
 
 
-def _plain_text(path: str) -> str:
+def _plain_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
+    text = _decoded(path, bounds.max_chars)
+    return text, f"chars {bounds.max_chars}" if len(text) > bounds.max_chars else None
+
+
+def _decoded(path: str, max_chars: int) -> str:
     with open(path, "rb") as handle:
-        raw = handle.read(MAX_TEXT_CHARS * 4)
+        raw = handle.read(max_chars * 4 + 4)
     for encoding in ("utf-8-sig", "utf-16", "gb18030"):
         try:
             if encoding == "utf-16" and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -132,14 +169,14 @@ def _plain_text(path: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _readable_text(path: str) -> str:
+def _readable_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
     """Plain text saved under a document's name (WPS does this); binary junk is refused."""
-    text = _plain_text(path)
+    text, limited = _plain_text(path, bounds)
     sample = text[:20000]
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in sample)
     if not sample or "\ufffd" in sample or printable < 0.95 * len(sample):
         raise ValueError("文件内容不是可识别的文档格式")
-    return text
+    return text, limited
 
 
 EXTRACTORS = {".docx": _docx_text, ".pptx": _pptx_text, ".xlsx": _xlsx_text, ".pdf": _pdf_text, ".txt": _plain_text,
@@ -150,27 +187,30 @@ LEGACY = {".doc": ".docx", ".wps": ".docx", ".rtf": ".docx", ".ppt": ".pptx", ".
 LEGACY_OF = {".docx": ".doc", ".pptx": ".ppt", ".xlsx": ".xls"}
 
 
-def _bounded(extractor, path: str, timeout_s: float) -> str:
+def _bounded(extractor, path: str, bounds: DocumentBounds) -> Read:
     try:
-        return call_bounded(extractor, path, timeout_s=timeout_s)
+        return call_bounded(extractor, path, bounds, timeout_s=bounds.cpu_s)
     except ChildFailed as exc:
         raise ValueError(f"文件损坏或格式不符：{exc}") from exc
 
 
-def _legacy_text(path: str, suffix: str, family: str | None, timeout_s: float) -> ExtractedText:
+def _legacy_text(path: str, suffix: str, family: str | None, bounds: DocumentBounds) -> ExtractedText:
     """A legacy file: antiword or our PPT walk for OLE files, LibreOffice for the rest and for what they refuse."""
     target = LEGACY[suffix]
     reason = None
     if family is None and target == ".docx":
-        return ExtractedText(text=_bounded(_readable_text, path, timeout_s), method="txt")
+        text, limited = _bounded(_readable_text, path, bounds)
+        return ExtractedText(text=text, method="txt", limited=limited)
     if family == "ole" and target in (".docx", ".pptx"):
         try:
             if target == ".docx":
                 text, method = office.antiword_text(path), "antiword"
             else:
-                text, method = _bounded(office.ppt_text, path, timeout_s), "ppt-records"
+                text, method = call_bounded(office.ppt_text, path, timeout_s=bounds.cpu_s), "ppt-records"
             if text.strip():
                 return ExtractedText(text=text, method=method)
+        except ChildFailed as exc:
+            reason = f"文件损坏或格式不符：{exc}"
         except ValueError as exc:
             reason = str(exc)
     with tempfile.TemporaryDirectory(prefix="smartedu-office-") as workdir:
@@ -178,11 +218,14 @@ def _legacy_text(path: str, suffix: str, family: str | None, timeout_s: float) -
             converted = office.convert_with_libreoffice(path, family, target.lstrip("."), workdir)
         except ValueError as exc:
             raise ValueError(reason or str(exc)) from exc
-        return ExtractedText(text=_bounded(EXTRACTORS[target], str(converted), timeout_s), method=f"libreoffice{target}")
+        text, limited = _bounded(EXTRACTORS[target], str(converted), bounds)
+        return ExtractedText(text=text, method=f"libreoffice{target}", limited=limited)
 
 
-def extract_text(path: str, suffix: str, *, timeout_s: float = 60) -> ExtractedText:
-    """The bytes, not the name, pick the reader (a .doc that is a .docx, a .docx that is a .doc).
+def extract_text(path: str, suffix: str, *, bounds: DocumentBounds = DEFAULT_BOUNDS) -> ExtractedText:
+    """The bytes, not the name, pick the reader (a .doc that is a .docx, a .docx that is a .doc);
+    what is read stops at the bounds (pages, paragraphs, slides, rows, characters, CPU), and
+    `limited` says which one cut it short.
 
     Raises:
         ValueError: with a Chinese reason when the text cannot be read.
@@ -197,10 +240,13 @@ def extract_text(path: str, suffix: str, *, timeout_s: float = 60) -> ExtractedT
     elif family == "ooxml" and suffix in LEGACY:
         suffix = LEGACY[suffix]                        # WPS and others save OOXML under old names
     if suffix in LEGACY:
-        extracted = _legacy_text(path, suffix, family, timeout_s)
+        extracted = _legacy_text(path, suffix, family, bounds)
     else:
-        extracted = ExtractedText(text=_bounded(EXTRACTORS[suffix], path, timeout_s), method=suffix.lstrip("."))
-    extracted.text = extracted.text[:MAX_TEXT_CHARS]
+        text, limited = _bounded(EXTRACTORS[suffix], path, bounds)
+        extracted = ExtractedText(text=text, method=suffix.lstrip("."), limited=limited)
+    if len(extracted.text) > bounds.max_chars:
+        extracted.text = extracted.text[:bounds.max_chars]
+        extracted.limited = extracted.limited or f"chars {bounds.max_chars}"
     return extracted
 
 
@@ -214,6 +260,7 @@ class Content:
     rows: list[list[str]] = field(default_factory=list)
     ocr_pages: int = 0
     ocr_tried: bool = False
+    limited: str | None = None          # the bound that cut the text short, when one did
 
 
 def _pdf_layout_text(path: str) -> str:
@@ -226,7 +273,10 @@ def _pdf_layout_text(path: str) -> str:
 def pdf_form_rows(path: str, timeout_s: float = 60) -> list[list[str]]:
     from .forms import text_rows
 
-    return text_rows(_bounded(_pdf_layout_text, path, timeout_s))
+    try:
+        return text_rows(call_bounded(_pdf_layout_text, path, timeout_s=timeout_s))
+    except ChildFailed as exc:
+        raise ValueError(f"文件损坏或格式不符：{exc}") from exc
 
 
 class ContentReader:
@@ -236,8 +286,8 @@ class ContentReader:
     the document stage in another process finds what the classifier read; OCR is done only
     when asked for and remembered, so a page is never read twice."""
 
-    def __init__(self, store: ObjectStore, layout: Layout, ocr: OcrRules):
-        self.store, self.layout, self.ocr = store, layout, ocr
+    def __init__(self, store: ObjectStore, layout: Layout, ocr: OcrRules, bounds: DocumentBounds = DEFAULT_BOUNDS):
+        self.store, self.layout, self.ocr, self.bounds = store, layout, ocr, bounds
 
     def cached(self, material: Material) -> Content | None:
         data = self.store.get_json(self.layout.content(material.sha256))
@@ -266,8 +316,8 @@ class ContentReader:
                 return Content(error=f"文件过大（{material.size // 1048576}MB）")
             try:
                 with self.store.local_path(material.key) as path:
-                    extracted = extract_text(str(path), suffix)
-                content = Content(text=extracted.text, method=extracted.method)
+                    extracted = extract_text(str(path), suffix, bounds=self.bounds)
+                content = Content(text=extracted.text, method=extracted.method, limited=extracted.limited)
             except ValueError as exc:
                 return Content(error=str(exc))
         if ocr and _wants_ocr(material, content):
@@ -313,6 +363,19 @@ def _wants_ocr(material: Material, content: Content) -> bool:
     return is_pdf and content.error is None and not "".join(content.text.split())
 
 
+_UNITS = {"pages": "页", "paragraphs": "段", "slides": "张幻灯片", "rows": "行", "chars": "字"}
+
+
+def limited_document(path: str, limited: str) -> Finding:
+    """ANALYSIS_LIMITED for a document read in part: the bound it hit ("pages 300/20000") in words."""
+    name, _, counts = limited.partition(" ")
+    read, _, total = counts.partition("/")
+    unit = _UNITS.get(name, name)
+    words = f"共{total}{unit}，只读取了前{read}{unit}" if total else f"只读取了前{read}{unit}"
+    return make_finding("ANALYSIS_LIMITED", path, scope_text="文档", limited_text=f"篇幅超过检查上限（{words}），重复率等按已读取部分计算",
+                        bound=name, read=int(read) if read.isdigit() else read, total=int(total) if total.isdigit() else None)
+
+
 def analyse_document(reader: ContentReader, material: Material, *, ocr: bool = False) -> tuple[DocumentReport, list[Finding], Content]:
     """A member's text for the document stage; a failure is a DOCUMENT_UNREADABLE finding, never an exception.
 
@@ -327,6 +390,8 @@ def analyse_document(reader: ContentReader, material: Material, *, ocr: bool = F
     report.extracted_with = content.method
     report.ocr_pages = content.ocr_pages
     findings = []
+    if content.limited:
+        findings.append(limited_document(material.path, content.limited))
     if report.text_length == 0 and _wants_ocr(material, content) and material.kind != "image":
         reason = "PDF没有文字层，OCR也未能识别文字" if content.ocr_tried else "PDF没有文字层（可能是扫描件）"
         findings.append(make_finding("DOCUMENT_UNREADABLE", material.path, reason=reason))

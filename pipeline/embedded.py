@@ -85,10 +85,11 @@ def make_media(ctx: SubmissionContext, material: Material, result: plan.PartResu
     """Thumbnails and the rendition in one process; a video ffmpeg cannot encode keeps its
     verdict and gets the reason instead (as the workers do after their retries)."""
     probe = result.video.probe
+    spec = previews.spec_for(result.video)
     try:
-        return plan.MediaResult(thumbnails=previews.make_thumbnails(ctx.store, ctx.layout, material, probe),
+        return plan.MediaResult(thumbnails=previews.make_thumbnails(ctx.store, ctx.layout, material, probe, spec=spec),
                                 renditions=previews.make_rendition(ctx.store, ctx.layout, material, probe,
-                                                                   threads=ctx.ffmpeg_threads, spec=previews.spec_for(result.video)))
+                                                                   threads=ctx.ffmpeg_threads, spec=spec))
     except (ffmpeg.FFmpegError, PermanentError, OSError) as exc:
         log.warning("media_failed", submission_id=ctx.event.submission_id, stage="media", path=material.path,
                     error=type(exc).__name__, stderr_tail=getattr(exc, "stderr_tail", "")[-500:])

@@ -20,7 +20,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "ARCHIVE_UNSUPPORTED_INNER": ("warn", "压缩包中的{file}是{format}格式的内层压缩包，未能解压，请将其中文件直接放入zip压缩包。"),
     "ARCHIVE_NAME_ENCODING": ("info", "压缩包中的文件名按{encoding}编码识别，例如{file}。"),
     "MATERIAL_MISSING": ("fail", "压缩包{file}中缺少{label}，本项目要求提交该材料。"),
-    "ANALYSIS_LIMITED": ("info", "压缩包{file}中有{videos}个视频、{documents}个文档，只检查了其中{videos_analysed}个视频和{documents_analysed}个文档（优先检查各类必交材料）。"),
+    "ANALYSIS_LIMITED": ("info", "{scope_text}{file}{limited_text}。"),
     "MATERIAL_UNRECOGNIZED": ("info", "未能从文件名、文件夹或内容识别{file}属于哪类材料，已按相关素材处理。"),
     "ROLE_INFERRED": ("info", "{file}被推定为{label}（依据：{reason}），请审核时核对。"),
     "MAIN_WORK_MISMATCH": ("warn", "单独上传的主作品{file}{reason}，请确认两处上传的是同一文件。"),

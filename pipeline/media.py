@@ -54,9 +54,10 @@ def work_prefix(layout: Layout, material: Material) -> str:
 
 
 def make_thumbnails(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
-                    work_dir: Path | None = None) -> dict[str, str]:
+                    work_dir: Path | None = None, spec: transcode.RenditionSpec = SPEC) -> dict[str, str]:
+    """The poster and the storyboard, over what the preview covers."""
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
-        made = thumbnails.make_thumbnails(source, _demuxer(probe), probe.duration_s or 0.0, folder,
+        made = thumbnails.make_thumbnails(source, _demuxer(probe), spec.duration_of(probe.duration_s or 0.0), folder,
                                           sample_aspect=probe.sample_aspect_ratio)
         return {name: _put(store, layout.thumbnail(material.sha256, name), path) for name, path in made.items()}
 
@@ -67,18 +68,28 @@ def make_rendition(store: ObjectStore, layout: Layout, material: Material, probe
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
         out = folder / "720p.mp4"
         transcode.encode_single(source, _demuxer(probe), out, spec, sample_aspect=probe.sample_aspect_ratio, fps=probe.fps,
-                                has_audio=bool(probe.audio), duration_s=probe.duration_s or 0.0, threads=threads)
+                                has_audio=bool(probe.audio), duration_s=spec.duration_of(probe.duration_s or 0.0) * _load(probe),
+                                threads=threads)
         return {"720p": _put(store, layout.rendition(material.sha256), out)}
 
 
 def spec_for(report: VideoReport, spec: transcode.RenditionSpec = SPEC) -> transcode.RenditionSpec:
-    """The rendition of this video: deinterlaced when the QC pass found it interlaced."""
+    """The rendition of this video: deinterlaced when the QC pass found it interlaced, and
+    covering only what the verdict path analysed when that is not all of it (the part of an
+    over-long video that counts, or what the previews budget pays for)."""
     fields = report.qc.interlace if report.qc else None
-    return replace(spec, deinterlace=fields.deinterlace if fields else None)
+    scope = report.scope
+    until = scope.preview_s if scope is not None and scope.preview_s < scope.duration_s else None
+    return replace(spec, deinterlace=fields.deinterlace if fields else None, until_s=until)
+
+
+def _load(probe: VideoProbe) -> float:
+    """One second of this source against one of 1080p25 (the transcode's timeouts grow with it)."""
+    return max(1.0, (probe.width or 0) * (probe.height or 0) / (1920 * 1080)) * max(1.0, (probe.fps or 25.0) / 25.0)
 
 
 def segment_count(probe: VideoProbe, spec: transcode.RenditionSpec = SPEC) -> int:
-    return transcode.plan_segments(probe.duration_s or 0.0, spec)
+    return transcode.plan_segments(spec.duration_of(probe.duration_s or 0.0), spec)
 
 
 def split_source(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
@@ -87,7 +98,7 @@ def split_source(store: ObjectStore, layout: Layout, material: Material, probe: 
     prefix = work_prefix(layout, material)
     store.delete_prefix(prefix)
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
-        pieces = transcode.split(source, _demuxer(probe), folder, spec, probe.duration_s or 0.0)
+        pieces = transcode.split(source, _demuxer(probe), folder, spec, spec.duration_of(probe.duration_s or 0.0))
         for index, piece in enumerate(pieces):
             _put(store, layout.media_piece(material.sha256, "src", index), piece)
     return len(pieces)
@@ -107,7 +118,7 @@ def encode_audio_piece(store: ObjectStore, layout: Layout, material: Material, p
         return None
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
         out = folder / "audio.m4a"
-        transcode.encode_audio(source, _demuxer(probe), out, spec, probe.duration_s or 0.0)
+        transcode.encode_audio(source, _demuxer(probe), out, spec, spec.duration_of(probe.duration_s or 0.0))
         return _put(store, layout.media_work(material.sha256, "audio.m4a"), out)
 
 
@@ -128,7 +139,7 @@ def join_pieces(store: ObjectStore, layout: Layout, material: Material, probe: V
             with store.open(layout.media_work(material.sha256, "audio.m4a")) as source, open(audio, "wb") as target:
                 shutil.copyfileobj(source, target, 1 << 20)
         out = folder / "720p.mp4"
-        transcode.join(pieces, audio, out, probe.duration_s or 0.0)
+        transcode.join(pieces, audio, out, probe.duration_s or 0.0)      # a stream copy: its timeout never binds
         key = _put(store, layout.rendition(material.sha256), out)
     store.delete_prefix(prefix)
     return {"720p": key}

@@ -286,11 +286,32 @@ class SubtitleReport(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+class VideoScope(BaseModel):
+    """What of one video the verdict path analyses and its previews cover (pipeline/cost.py)."""
+
+    duration_s: float
+    analysed_s: float                                   # the picture and sound from 0 to here
+    samples: list[tuple[float, float]] = Field(default_factory=list)   # windows of the rest, analysed as a sample
+    preview_s: float = 0.0                              # previews cover [0, preview_s)
+    reason: str | None = None                           # over_limit or budget: why not the whole video
+    cpu_budget_s: float = 0.0
+    cpu_per_s: float = 0.0                              # the model's cost of one analysed second
+
+    @property
+    def limited(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def cpu_estimate_s(self) -> float:
+        return round(self.cpu_per_s * (self.analysed_s + sum(b - a for a, b in self.samples)), 1)
+
+
 class VideoReport(BaseModel):
     path: str
     role: str | None = None
     sha256: str
     probe: VideoProbe | None = None
+    scope: VideoScope | None = None        # what was analysed (all of it unless `scope.reason` says why not)
     subtitles: SubtitleReport | None = None
     qc: QcResult | None = None
     renditions: dict[str, str] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import cost
 from . import rules as rulebook
 from . import submission as stages
 from .classify import analysed_members
@@ -112,14 +113,19 @@ class VideoHead(BaseModel):
     seconds: float = 0.0
 
 
+def video_budget(ctx: SubmissionContext, index: int, materials: list[Material]) -> float:
+    """This video's share of the upload's CPU budget (pipeline/cost.py), the same in every executor."""
+    return cost.video_budgets(materials, ctx.rules, ctx.project, ctx.applicant_type).get(index, 0.0)
+
+
 def video_head(ctx: SubmissionContext, index: int, materials: list[Material]) -> VideoHead:
     started = time.monotonic()
-    report, findings, jobs = stages.start_video(ctx, materials[index])
+    report, findings, jobs = stages.start_video(ctx, materials[index], video_budget(ctx, index, materials))
     return VideoHead(report=report, findings=findings, jobs=jobs, seconds=time.monotonic() - started)
 
 
 def video_job(ctx: SubmissionContext, head: VideoHead, index: int, materials: list[Material], job: str) -> VideoJobResult:
-    return stages.run_video_job(ctx, materials[index], head.report.probe, job, materials)
+    return stages.run_video_job(ctx, materials[index], head.report, job, materials)
 
 
 def video_result(ctx: SubmissionContext, part: PartSpec, head: VideoHead, results: list[VideoJobResult],
@@ -136,7 +142,8 @@ def video_result(ctx: SubmissionContext, part: PartSpec, head: VideoHead, result
 
 
 def _video_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
-    report, findings = stages.analyse_video(ctx, materials[index], materials=materials)
+    report, findings = stages.analyse_video(ctx, materials[index], materials=materials,
+                                            budget_s=video_budget(ctx, index, materials))
     return {"video": report, "findings": findings}
 
 

@@ -55,10 +55,10 @@ MAX_WINDOWS = 64
 
 
 def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, peaks_path: Path,
-               threads: int = 0, picture_and_sound: bool = True) -> list[str]:
+               threads: int = 0, picture_and_sound: bool = True, length_s: float | None = None) -> list[str]:
     """The single-pass QC command line (pure: no ffmpeg is run here). Without
     `picture_and_sound` (bars, fields, loudness, clipping) it is the earlier pass, the
-    benchmark's baseline."""
+    benchmark's baseline. `length_s`: only the first seconds are read (a video analysed in part)."""
     if picture_and_sound:
         graph, sound = _picture_graph(rules, trf_path, with_fields=True), _sound_filters(rules, peaks_path)
     else:
@@ -68,7 +68,12 @@ def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: b
         graph += f";[0:a:0]{sound}[a]"
         maps += ["-map", "[a]"]
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
-            *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]
+            *_length(length_s), *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]
+
+
+def _length(length_s: float | None) -> list[str]:
+    """Read only so much of the input (an option before `-i`: the demuxer stops there)."""
+    return ["-t", f"{length_s:.3f}"] if length_s is not None else []
 
 
 def _scaled(rules: QcRules) -> str:
@@ -283,6 +288,12 @@ class Picture:
     aspect: float = 16 / 9                          # displayed (shake is measured on the displayed diagonal)
     field_order: str | None = None
 
+    @property
+    def load(self) -> float:
+        """One second of this picture against one of 1080p25 (timeouts grow with it: 8K, 120 fps)."""
+        width, height = self.frame_size or (1920, 1080)
+        return max(1.0, width * height / (1920 * 1080)) * max(1.0, (self.fps or 25.0) / 25.0)
+
     def analysis_size(self, rules: QcRules) -> tuple[int, int]:
         """The analysed picture: the displayed shape, and the stored one that cropdetect sees."""
         width = rules.analysis_width
@@ -322,12 +333,14 @@ def _timeout(duration_s: float, rules: QcRules) -> float:
 
 def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | None, has_audio: bool, rules: QcRules,
            aspect: float = 16 / 9, frame_size: tuple[int, int] | None = None, field_order: str | None = None,
-           work_dir: Path | None = None, threads: int = 0) -> tuple[QcResult, float]:
+           work_dir: Path | None = None, threads: int = 0, partial: bool = False) -> tuple[QcResult, float]:
     """Run the QC pass on a video the probe has already accepted.
 
     Args:
+        duration_s: what is analysed, from the start (the whole video unless `partial`).
         aspect: the displayed aspect (shake is measured on the displayed diagonal).
         frame_size: the stored width and height (cropdetect sees the picture scaled from them).
+        partial: only the first `duration_s` seconds are read.
 
     Returns:
         The result and the CPU seconds the pass took (a timing, kept out of the result).
@@ -338,8 +351,9 @@ def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | 
     picture = Picture(duration_s, fps, frame_size, aspect, field_order)
     with _scratch(work_dir) as tmp:
         trf, peaks = tmp / "motion.trf", tmp / "peaks.txt"
-        cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, peaks_path=peaks, threads=threads)
-        result = ffmpeg.run(cmd, timeout_s=_timeout(duration_s, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
+        cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, peaks_path=peaks, threads=threads,
+                         length_s=duration_s if partial else None)
+        result = ffmpeg.run(cmd, timeout_s=_timeout(duration_s * picture.load, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, silent, errors = parse_events(lines, duration_s)
         qc = assemble(picture, rules, black=black, frozen=frozen, silent=silent, motions=_read_trf(trf),
@@ -381,10 +395,11 @@ def picture_command(source: str, demuxer: str | None, rules: QcRules, *, start: 
             "-filter_complex", _picture_graph(rules, trf_path, with_fields=with_fields), "-map", "[v]", "-an", "-f", "null", "-"]
 
 
-def sound_command(source: str, demuxer: str | None, rules: QcRules, *, peaks_path: Path, threads: int = 1) -> list[str]:
-    """The sound half of the one pass, over the whole soundtrack, the picture not decoded."""
+def sound_command(source: str, demuxer: str | None, rules: QcRules, *, peaks_path: Path, threads: int = 1,
+                  length_s: float | None = None) -> list[str]:
+    """The sound half of the one pass, over the whole soundtrack (or its first `length_s`), the picture not decoded."""
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
-            *ffmpeg.input_args(source, demuxer), "-vn", "-sn", "-dn", "-filter_complex",
+            *_length(length_s), *ffmpeg.input_args(source, demuxer), "-vn", "-sn", "-dn", "-filter_complex",
             f"[0:a:0]{_sound_filters(rules, peaks_path)}[a]", "-map", "[a]", "-f", "null", "-"]
 
 
@@ -407,7 +422,7 @@ def analyse_window(source: str, demuxer: str | None, window: tuple[float, float]
     with _scratch(work_dir) as tmp:
         trf = tmp / "motion.trf"
         cmd = picture_command(source, demuxer, rules, start=start, length=length, trf_path=trf, with_fields=first, threads=threads)
-        result = ffmpeg.run(cmd, timeout_s=_timeout(length, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
+        result = ffmpeg.run(cmd, timeout_s=_timeout(length * picture.load, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, _silent, errors = parse_events(lines, length)
         owned_frames = int(round((end - start) * (picture.fps or 25.0)))
@@ -417,15 +432,17 @@ def analyse_window(source: str, demuxer: str | None, window: tuple[float, float]
 
 
 def analyse_sound(source: str, demuxer: str | None, duration_s: float, rules: QcRules, *, work_dir: Path | None = None,
-                  threads: int = 1) -> tuple[Soundtrack, float]:
-    """The whole soundtrack of a long video. Returns it and ffmpeg's CPU seconds.
+                  threads: int = 1, partial: bool = False) -> tuple[Soundtrack, float]:
+    """The whole soundtrack of a long video (its first `duration_s` when `partial`). Returns it
+    and ffmpeg's CPU seconds.
 
     Raises:
         ffmpeg.FFmpegError: the sound could not be decoded, or not in time.
     """
     with _scratch(work_dir) as tmp:
         peaks = tmp / "peaks.txt"
-        result = ffmpeg.run(sound_command(source, demuxer, rules, peaks_path=peaks, threads=threads),
+        result = ffmpeg.run(sound_command(source, demuxer, rules, peaks_path=peaks, threads=threads,
+                                          length_s=duration_s if partial else None),
                             timeout_s=_timeout(duration_s, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         _black, _frozen, silent, errors = parse_events(lines, duration_s)

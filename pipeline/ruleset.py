@@ -193,6 +193,35 @@ class DuplicationRules(_Frozen):
         return load_base(tuple(self.base_texts), self.base_gram, self.base_gap, self.base_min_line)
 
 
+class DocumentBounds(_Frozen):
+    """How much of one document is read: past any bound the rest is left out and named."""
+
+    max_pages: int                    # PDF pages whose text is extracted
+    max_chars: int                    # characters kept of any document
+    max_paragraphs: int               # .docx paragraphs (and table rows) read
+    max_slides: int                   # .pptx slides read
+    max_rows: int                     # spreadsheet rows read
+    cpu_s: float                      # one document's extraction, whatever its format
+
+
+class CostRules(_Frozen):
+    """What one upload may cost (pipeline/cost.py): the budgets and the model that spends them."""
+
+    verdict_cpu_s: float              # the whole verdict path of one submission
+    previews_cpu_s: float             # its previews (renditions and thumbnails)
+    documents_cpu_s: float            # of the verdict budget, kept for the documents
+    video_cpu_per_s: float            # the verdict path per second of 1080p25 video (QC, sound, subtitle and upscale sampling)
+    preview_cpu_per_s: float          # a 720p preview per second of 1080p25 source
+    reference_pixels: int             # 1920*1080: costs scale with the frame's pixels ...
+    reference_fps: float              # ... and its frame rate, from these
+    role_video_weight: float          # a video holding a project role gets this share of the video budget ...
+    other_video_weight: float         # ... against this for each other analysed video
+    over_limit_margin: float          # a video over its role's limit is analysed to the limit plus this share ...
+    rest_samples: int                 # ... and this many windows of the rest
+    rest_sample_s: float
+    documents: DocumentBounds
+
+
 class TopicRules(_Frozen):
     title_similarity: float
 
@@ -242,6 +271,7 @@ class Rules(_Frozen):
     upscale: UpscaleRules
     subtitles: SubtitleRules
     duplication: DuplicationRules
+    cost: CostRules
     topics: TopicRules
     project_labels: dict[str, str]
     applicant_type_labels: dict[str, str]

@@ -23,10 +23,10 @@ from .documents import Content, ContentReader, analyse_document, pdf_form_rows, 
 from .errors import InputVanishedError, PermanentError
 from .findings import make_finding
 from .models import (Author, DocumentReport, Finding, Material, PictureWindow, QcResult, Soundtrack, SubtitleReport, UploadEvent,
-                     Upscale, Verdict, VideoJobResult, VideoProbe, VideoReport, flagged_interlaced)
+                     Upscale, Verdict, VideoJobResult, VideoProbe, VideoReport, VideoScope, flagged_interlaced)
 from . import ffmpeg
 from .probe import blame_tool_failure, probe_video, tool_source
-from .qc import Picture, analyse_sound, analyse_window, merge_windows, plan_windows, run_qc
+from .qc import Picture, analyse_sound, analyse_window, merge_windows, run_qc
 from .upscale import estimate_native_size
 from .subtitles import detect_subtitles
 from .storage import ObjectStore
@@ -35,7 +35,7 @@ from .duplication import duplication_rate
 from .layout import Layout
 from .state import ActivityState
 from .topics import check_topics, normalise_name, normalise_title, similar
-from . import forms
+from . import cost, forms
 from .sandbox import ChildFailed, call_bounded
 
 log = structlog.get_logger("pipeline")
@@ -64,7 +64,7 @@ class SubmissionContext:
 
     @property
     def content(self) -> ContentReader:
-        return ContentReader(self.store, self.layout, self.rules.ocr)
+        return ContentReader(self.store, self.layout, self.rules.ocr, self.rules.cost.documents)
 
 
 class _Timer:
@@ -166,20 +166,22 @@ def unpack_object(ctx: SubmissionContext, uploads: ObjectStore, key: str) -> Unp
         return unpack_submission(ctx, source, stat.size, archive_name)
 
 
-def analyse_video(ctx: SubmissionContext, material: Material, *, materials: list[Material] | None = None) -> tuple[VideoReport, list[Finding]]:
+def analyse_video(ctx: SubmissionContext, material: Material, *, materials: list[Material] | None = None,
+                  budget_s: float | None = None) -> tuple[VideoReport, list[Finding]]:
     """Probe one video, apply the format rules, then the QC pass and the subtitle search
     (`materials`: the archive's members, for subtitle files beside it); bad video is a finding.
-    A long video's jobs run side by side here, as they do on separate workers."""
+    A long video's jobs run side by side here, as they do on separate workers. `budget_s`:
+    its share of the upload's CPU budget (the whole video budget when it is alone)."""
     materials = materials or [material]
-    report, findings, jobs = start_video(ctx, material)
+    report, findings, jobs = start_video(ctx, material, budget_s)
     if not jobs:
         return report, findings
     if len(jobs) == 1:
-        results = [run_video_job(ctx, material, report.probe, jobs[0], materials)]
+        results = [run_video_job(ctx, material, report, jobs[0], materials)]
     else:
         side_by_side = replace(ctx, ffmpeg_threads=ctx.ffmpeg_threads or 1)
         with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-            results = list(pool.map(lambda job: run_video_job(side_by_side, material, report.probe, job, materials), jobs))
+            results = list(pool.map(lambda job: run_video_job(side_by_side, material, report, job, materials), jobs))
     return finish_video(ctx, material, report, findings, results, materials)
 
 
@@ -188,9 +190,10 @@ def findings_stop(findings: list[Finding]) -> bool:
     return any(f.code == "VIDEO_UNREADABLE" for f in findings)
 
 
-def start_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport, list[Finding], list[str]]:
-    """The probe and the format rules, what every later job of the video needs, and those jobs
-    (none for a video the probe already found undecodable)."""
+def start_video(ctx: SubmissionContext, material: Material, budget_s: float | None = None) -> tuple[VideoReport, list[Finding], list[str]]:
+    """The probe, the format rules and what of the video the budget lets the verdict path
+    analyse: what every later job of the video needs, and those jobs (none for a video the
+    probe already found undecodable)."""
     report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
     try:
         report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
@@ -198,17 +201,28 @@ def start_video(ctx: SubmissionContext, material: Material) -> tuple[VideoReport
         return report, [_unreadable(material, exc)], []
     findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules,
                                     role_inferred=material.role_source in WEAK_SOURCES)
-    return report, findings, [] if findings_stop(findings) else video_jobs(ctx.rules, report.probe)
+    if findings_stop(findings):
+        return report, findings, []
+    pool = ctx.rules.cost.verdict_cpu_s - ctx.rules.cost.documents_cpu_s
+    report.scope = cost.video_scope(report.probe, material.role, pool if budget_s is None else budget_s, ctx.rules)
+    if report.scope.limited:
+        findings.append(cost.limited_video(material.path, report.scope))
+    return report, findings, video_jobs(ctx.rules, report.probe, report.scope)
 
 
 WHOLE = "whole"
 
 
-def video_jobs(rules: Rules, probe: VideoProbe) -> list[str]:
-    """How a video's analysis is cut: one job for a short video; for a long one a job per
-    window of its picture, one for its sound, one for the subtitle search and one for the
-    upscale estimate, which workers take side by side (the slowest verdicts scale with them)."""
-    windows = plan_windows(probe.duration_s or 0.0, rules.qc)
+def _scope(report: VideoReport) -> VideoScope:
+    return report.scope or cost.whole_scope(report.probe)
+
+
+def video_jobs(rules: Rules, probe: VideoProbe, scope: VideoScope | None = None) -> list[str]:
+    """How a video's analysis is cut: one job for a short video; for a long one (or one
+    analysed in part, with samples of its rest) a job per window of its picture, one for its
+    sound, one for the subtitle search and one for the upscale estimate, which workers take
+    side by side (the slowest verdicts scale with them)."""
+    windows = cost.analysis_windows(scope or cost.whole_scope(probe), rules.qc)
     if not windows:
         return [WHOLE]
     # longest first (workers take them in this order): the subtitle search of a lesson costs
@@ -216,26 +230,29 @@ def video_jobs(rules: Rules, probe: VideoProbe) -> list[str]:
     return ["subtitles", *(f"window-{i}" for i in range(len(windows))), *(["sound"] if probe.audio else []), "upscale"]
 
 
-def run_video_job(ctx: SubmissionContext, material: Material, probe: VideoProbe, job: str,
+def run_video_job(ctx: SubmissionContext, material: Material, report: VideoReport, job: str,
                   materials: list[Material]) -> VideoJobResult:
-    """One job; a video ffmpeg cannot decode is the result's error, an outage is raised.
+    """One job of the video the head (`report`: probe and scope) describes; a video ffmpeg
+    cannot decode is the result's error, an outage is raised.
 
     Raises:
         TransientError: the store failed ffmpeg's reads.
     """
     own = replace(ctx, timings={})
     result = VideoJobResult(job=job)
+    probe, scope = report.probe, _scope(report)
     try:
         if job == WHOLE:
-            result.qc = quality_check(own, material, probe)
+            result.qc = quality_check(own, material, probe, scope)
         elif job.startswith("window-"):
-            result.window = picture_window(own, material, probe, int(job.removeprefix("window-")))
+            result.window = picture_window(own, material, probe, scope, int(job.removeprefix("window-")))
         elif job == "sound":
-            result.sound = soundtrack(own, material, probe)
+            result.sound = soundtrack(own, material, probe, scope)
         elif job == "subtitles":
-            result.subtitles = find_subtitles(own, material, probe, materials)
+            result.subtitles = find_subtitles(own, material, analysed(probe, scope), materials)
         elif job == "upscale":
-            result.upscale = native_size(own, material, probe, None)    # a boxed picture's estimate is dropped at the merge
+            # a boxed picture's estimate is dropped at the merge
+            result.upscale = native_size(own, material, analysed(probe, scope), None)
         else:
             raise ValueError(f"no video job {job!r}")
     except PermanentError as exc:
@@ -254,16 +271,17 @@ def finish_video(ctx: SubmissionContext, material: Material, report: VideoReport
     if broken is not None:
         return report, findings + [_unreadable(material, PermanentError(broken["reason"], code=broken["code"], detail=broken["detail"]))]
     jobs = {result.job: result for result in results}
-    probe = report.probe
+    probe, scope = report.probe, _scope(report)
+    seen = analysed(probe, scope)
     if WHOLE in jobs:
         report.qc = jobs[WHOLE].qc
-        report.qc.upscale = native_size(ctx, material, probe, report.qc)
+        report.qc.upscale = native_size(ctx, material, seen, report.qc)
     else:
         sound = jobs["sound"].sound if "sound" in jobs else None
-        report.qc = merge_windows([r.window for r in results if r.window is not None], sound, qc_picture(probe), ctx.rules.qc)
+        report.qc = merge_windows([r.window for r in results if r.window is not None], sound, qc_picture(seen), ctx.rules.qc)
         report.qc.upscale = jobs["upscale"].upscale if upscale_wanted(ctx.rules, probe, report.qc) else None
     findings = findings + rulebook.check_qc(material.path, report.qc, ctx.rules, probe)
-    report.subtitles = jobs["subtitles"].subtitles if "subtitles" in jobs else find_subtitles(ctx, material, probe, materials)
+    report.subtitles = jobs["subtitles"].subtitles if "subtitles" in jobs else find_subtitles(ctx, material, seen, materials)
     findings += rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules)
     return report, findings
 
@@ -287,6 +305,13 @@ def _unreadable(material: Material, exc: PermanentError) -> Finding:
     reason = exc.detail.get("reason") or str(exc)
     return make_finding(exc.code or "VIDEO_UNREADABLE", material.path, reason=reason,
                         **{k: v for k, v in exc.detail.items() if k != "reason"})
+
+
+def analysed(probe: VideoProbe, scope: VideoScope) -> VideoProbe:
+    """The probe as the sampling steps see a video analysed in part: only its analysed seconds."""
+    if scope.analysed_s >= (probe.duration_s or 0.0):
+        return probe
+    return probe.model_copy(update={"duration_s": scope.analysed_s})
 
 
 def qc_picture(probe: VideoProbe) -> Picture:
@@ -320,25 +345,25 @@ def _add_cpu(ctx: SubmissionContext, cpu_s: float) -> None:
     ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
 
 
-def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe) -> QcResult:
-    """The one-pass QC of a probed video.
+def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> QcResult:
+    """The one-pass QC of a probed video, over its analysed part.
 
     Raises:
         PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
         TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
     """
-    picture = qc_picture(probe)
+    picture = qc_picture(analysed(probe, scope))
     with decoded(ctx, material, probe, "qc") as (source, demuxer):
         qc, cpu_s = run_qc(source, demuxer, duration_s=picture.duration_s, fps=picture.fps, has_audio=bool(probe.audio),
                            rules=ctx.rules.qc, aspect=picture.aspect, frame_size=picture.frame_size,
-                           field_order=picture.field_order, threads=ctx.ffmpeg_threads)
+                           field_order=picture.field_order, threads=ctx.ffmpeg_threads, partial=scope.limited)
     _add_cpu(ctx, cpu_s)
     return qc
 
 
-def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe, index: int) -> PictureWindow:
-    """Window `index` of a long video's picture (raises as `quality_check` does)."""
-    windows = plan_windows(probe.duration_s or 0.0, ctx.rules.qc)
+def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope, index: int) -> PictureWindow:
+    """Window `index` of a long video's picture, or of the samples of its rest (raises as `quality_check` does)."""
+    windows = cost.analysis_windows(scope, ctx.rules.qc)
     if not 0 <= index < len(windows):
         raise ValueError(f"no window {index} of {len(windows)}")
     with decoded(ctx, material, probe, "qc_window") as (source, demuxer):
@@ -348,10 +373,11 @@ def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe
     return window
 
 
-def soundtrack(ctx: SubmissionContext, material: Material, probe: VideoProbe) -> Soundtrack:
-    """The sound of a long video in one pass (raises as `quality_check` does)."""
+def soundtrack(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> Soundtrack:
+    """The sound of a long video in one pass, over its analysed part (raises as `quality_check` does)."""
     with decoded(ctx, material, probe, "qc_sound") as (source, demuxer):
-        sound, cpu_s = analyse_sound(source, demuxer, probe.duration_s or 0.0, ctx.rules.qc, threads=ctx.ffmpeg_threads or 1)
+        sound, cpu_s = analyse_sound(source, demuxer, scope.analysed_s, ctx.rules.qc, threads=ctx.ffmpeg_threads or 1,
+                                     partial=scope.limited)
     _add_cpu(ctx, cpu_s)
     return sound
 

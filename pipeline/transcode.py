@@ -31,6 +31,15 @@ class RenditionSpec:
     segment_s: float = 30.0
     segment_threshold_s: float = 120.0
     deinterlace: str | None = None      # "all" (the picture is interlaced) | "interlaced" (frames flagged so) | None
+    until_s: float | None = None        # the preview covers [0, until_s) only (a video analysed in part, pipeline/cost.py)
+
+    def duration_of(self, duration_s: float) -> float:
+        """How much of a video of `duration_s` the preview covers."""
+        return min(duration_s, self.until_s) if self.until_s is not None else duration_s
+
+    def reading(self) -> list[str]:
+        """Options before `-i`: read no further than the preview covers."""
+        return ["-t", f"{self.until_s:.3f}"] if self.until_s is not None else []
 
 
 def video_filter(spec: RenditionSpec, sample_aspect: float | None, fps: float | None) -> str:
@@ -68,7 +77,7 @@ def _timing(spec: RenditionSpec, fps: float | None) -> list[str]:
 def single_pass_command(source: str, demuxer: str, out: Path, spec: RenditionSpec, *, sample_aspect: float | None,
                         fps: float | None, has_audio: bool, threads: int = 0) -> list[str]:
     cmd = [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *_thread_limits(threads),
-           *ffmpeg.input_args(source, demuxer),
+           *spec.reading(), *ffmpeg.input_args(source, demuxer),
            "-map", "0:V:0", "-vf", video_filter(spec, sample_aspect, fps), *_x264(spec, fps, threads), *_timing(spec, fps)]
     if has_audio:
         cmd += ["-map", "0:a:0", *_aac(spec)]
@@ -77,7 +86,7 @@ def single_pass_command(source: str, demuxer: str, out: Path, spec: RenditionSpe
 
 def split_command(source: str, demuxer: str, pattern: Path, spec: RenditionSpec) -> list[str]:
     """Cut the video stream at keyframes near every `segment_s` seconds, without re-encoding."""
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *ffmpeg.input_args(source, demuxer),
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *spec.reading(), *ffmpeg.input_args(source, demuxer),
             "-map", "0:V:0", "-c", "copy", "-f", "segment", "-segment_time", f"{spec.segment_s:g}",
             "-segment_format", "mp4", "-reset_timestamps", "1", "-segment_list_type", "flat", str(pattern)]
 
@@ -92,7 +101,7 @@ def segment_command(segment: Path, out: Path, spec: RenditionSpec, *, sample_asp
 
 def audio_command(source: str, demuxer: str, out: Path, spec: RenditionSpec) -> list[str]:
     """The whole audio track once: encoding it per segment would leave gaps at the seams."""
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *ffmpeg.input_args(source, demuxer),
+    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *spec.reading(), *ffmpeg.input_args(source, demuxer),
             "-map", "0:a:0", "-vn", *_aac(spec), "-f", "mp4", str(out)]
 
 

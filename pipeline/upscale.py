@@ -53,8 +53,19 @@ def sample_count(duration_s: float, rules: UpscaleRules) -> int:
     return max(rules.min_samples, min(rules.max_samples, int(duration_s * rules.cpu_share / rules.frame_cost_s)))
 
 
+JUDGED_HEIGHT = 1080     # what the notice asks for: a taller picture is judged scaled down to it
+
+
+def judged_size(width: int, height: int) -> tuple[int, int]:
+    """The size frames are judged at: the stored size, or 1080 lines for a taller picture (a 4K or
+    8K frame scaled up from 720p still shows its knee at 1080 lines, at a sixteenth of the cost)."""
+    if height <= JUDGED_HEIGHT:
+        return width, height
+    return max(2, int(round(width * JUDGED_HEIGHT / height / 2)) * 2), JUDGED_HEIGHT
+
+
 def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: float, rules: UpscaleRules,
-                   threads: int = 1, keyframes_only: bool = True) -> list[str]:
+                   threads: int = 1, keyframes_only: bool = True, size: tuple[int, int] | None = None) -> list[str]:
     """Frames spread over the video, as 8-bit luma at the stored size. Keyframes first: they
     are cheap to reach (a few percent of the frames to decode) and carry the encoder's best
     picture, where a predicted frame of a noisy video smears the detail a knee needs."""
@@ -62,6 +73,8 @@ def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: f
     interval = max(duration_s / samples, 0.04)
     skip = ["-skip_frame", "nokey"] if keyframes_only else []
     pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})',format=gray"
+    if size is not None:
+        pick += f",scale={size[0]}:{size[1]}:flags=lanczos"
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-threads", str(threads), *skip, "-noautorotate",
             *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-vf", pick, "-fps_mode", "passthrough",
             "-frames:v", str(samples), "-f", "rawvideo", "-y", str(out)]
@@ -123,16 +136,28 @@ def candidate_widths(rules: UpscaleRules) -> dict[int, list[int]]:
     return widths
 
 
+OVERLAY_FACTOR = 4.0     # a stripe losing this many times the others' median through c holds an overlay
+
+
 def stripe_share(losses: list[np.ndarray], candidate: int, frame: int, rules: UpscaleRules) -> float:
     """The share of stripes with detail (the round trip below c loses at least `min_detail` / 4 and
-    a tenth of the busiest stripe's loss) whose own knee reaches `stripe_threshold`."""
+    a tenth of the busiest stripe's loss) whose own knee reaches `stripe_threshold`. A stripe
+    that loses far more than the others through c holds what was added at 1080 lines after the
+    upscale (burned-in subtitles, a caption bar, a clock) and is left out when it shows no knee of
+    its own, as `band_knee` does; a native picture's busiest stripe (a page of text) is not that
+    far above the rest."""
     lower, at, far = losses
-    floor = max(rules.min_detail / 4, 0.1 * float(lower.max()))
-    judged = [i for i in range(len(lower)) if lower[i] >= floor]
+    knees = [knee((float(lower[i]), float(at[i]), float(far[i])), candidate, frame) for i in range(len(lower))]
+    stripes = list(range(len(lower)))
+    worst = int(np.argmax(at))
+    others = [float(at[i]) for i in stripes if i != worst]
+    if others and at[worst] > OVERLAY_FACTOR * max(float(np.median(others)), 0.01) and knees[worst] < rules.stripe_threshold:
+        stripes.remove(worst)
+    floor = max(rules.min_detail / 4, 0.1 * max(float(lower[i]) for i in stripes))
+    judged = [i for i in stripes if lower[i] >= floor]
     if not judged:
         return 0.0
-    showing = sum(knee((float(lower[i]), float(at[i]), float(far[i])), candidate, frame) >= rules.stripe_threshold for i in judged)
-    return showing / len(judged)
+    return sum(knees[i] >= rules.stripe_threshold for i in judged) / len(judged)
 
 
 def frame_knees(frame: np.ndarray, rules: UpscaleRules) -> FrameKnees | None:
@@ -211,11 +236,15 @@ def estimate_native_size(source: str, demuxer: str | None, *, width: int, height
     folder = Path(tempfile.mkdtemp(prefix="upscale-", dir=work_dir))
     try:
         raw = folder / "frames.gray"
+        judged = judged_size(width, height)
+        stored = (width, height)
+        width, height = judged
         size = width * height
         cpu_s = 0.0
         for keyframes_only in (True, False):      # a short clip with few keyframes: every frame
             result = ffmpeg.run(sample_command(source, demuxer, raw, duration_s=duration_s, rules=rules, threads=threads,
-                                               keyframes_only=keyframes_only), timeout_s=rules.timeout_s, stdout=False)
+                                               keyframes_only=keyframes_only, size=judged if judged != stored else None),
+                                timeout_s=rules.timeout_s, stdout=False)
             cpu_s += result.cpu_s
             if raw.stat().st_size // size >= rules.min_samples:
                 break

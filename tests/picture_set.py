@@ -74,7 +74,15 @@ def small_source_cases() -> list[Case]:
 
 
 def native_cases() -> list[Case]:
-    return [Case(f"{scene}-native", spec) for scene, spec in {**SCENES, **CLASSROOM, **OTHER_NATIVES}.items()]
+    natives = [Case(f"{scene}-native", spec) for scene, spec in {**SCENES, **CLASSROOM, **OTHER_NATIVES}.items()]
+    # captions burned in by the editing app, as most teachers' videos have them
+    return natives + [Case("captions-native", replace(SCENES["sharp"], subtitles=True))]
+
+
+def caption_cases() -> list[Case]:
+    """Upscales whose captions were drawn at 1080 lines after the upscale: the caption stripe keeps its detail."""
+    return [Case(f"captions-{source}-bicubic", replace(SCENES["sharp"], native=size, subtitles=True, bitrate="6M"),
+                 frozenset({"VIDEO_UPSCALED"}), size[1]) for source, size in (("720p", (1280, 720)), ("360p", (640, 360)))]
 
 
 def other_cases() -> list[Case]:
@@ -91,7 +99,7 @@ def other_cases() -> list[Case]:
 
 
 def full_set() -> list[Case]:
-    return native_cases() + upscale_cases() + small_source_cases() + other_cases()
+    return native_cases() + upscale_cases() + small_source_cases() + caption_cases() + other_cases()
 
 
 def suite_subset() -> list[Case]:
@@ -101,7 +109,7 @@ def suite_subset() -> list[Case]:
               {("720p", "bilinear"), ("540p", "bicubic"), ("480p", "lanczos")} or c.name in ("slides-720p-lanczos",)]
     small = [c for c in small_source_cases() if c.name in ("sharp-360p-bicubic", "slides-360p-bilinear", "blackboard-360p-lanczos",
                                                           "blackboard-576a-bicubic", "sharp-480a-bicubic")]
-    return native_cases() + chosen + small + other_cases()
+    return native_cases() + chosen + small + caption_cases() + other_cases()
 
 
 CHECKED = frozenset({"VIDEO_UPSCALED", "VIDEO_BLACK_BARS", "VIDEO_INTERLACED", "AUDIO_TOO_QUIET", "AUDIO_CLIPPED"})

@@ -305,7 +305,8 @@ class Flow:
         material, report = self._video(ctx, run_id, index)
         spec = media.spec_for(report, self.rendition_spec)
         with self._timed_media(submission_id, run_id), blamed(self.store, material):
-            thumbnails = media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir)
+            thumbnails = media.make_thumbnails(self.store, ctx.layout, material, report.probe, work_dir=self.settings.work_dir,
+                                               spec=spec)
             self.store.put_json(ctx.layout.media_thumbnails(run_id, index), thumbnails)
             whole = media.segment_count(report.probe, spec) == 1
             if whole:

@@ -62,7 +62,7 @@ def test_analysis_is_bounded_and_project_materials_come_first(rules):
     assert analysed_members(members, bounded) == (videos, documents)       # deterministic
     finding, = analysis_limited(members, bounded, "作品.zip")
     assert finding.code == "ANALYSIS_LIMITED" and finding.severity == "info" and finding.path is None
-    assert finding.detail == {"videos": 6, "documents": 6, "videos_analysed": 2, "documents_analysed": 3}
+    assert finding.detail == {"videos": 6, "documents": 6, "videos_analysed": 2, "documents_analysed": 3, "bound": "members"}
     assert "作品.zip" in finding.message
     assert analysis_limited(members, rules, "作品.zip") == []
 

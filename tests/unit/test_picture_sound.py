@@ -130,3 +130,12 @@ def test_the_findings_name_the_file_and_the_measured_values():
     assert findings["VIDEO_INTERLACED"].severity == "info"        # flagged, frames progressive
     assert "1280x720" in findings["VIDEO_UPSCALED"].message and "课堂实录.mp4" in findings["VIDEO_UPSCALED"].message
     assert all(f.severity in ("warn", "info") for f in findings.values())
+
+
+def test_subtitles_burned_in_after_the_upscale_do_not_hide_the_stripes_knee():
+    """A 720p upscale with captions drawn at 1080 lines in its bottom stripe (measured): the caption
+    stripe loses seventy times the others and is left out; the other stripes show the knee."""
+    import numpy as np
+
+    losses = [np.array(v) for v in ([0.48, 1.32, 0.0, 6.41, 96.42], [0.15, 0.39, 0.0, 1.91, 70.37], [0.14, 0.35, 0.0, 1.49, 31.62])]
+    assert stripe_share(losses, 720, 1080, RULES.upscale) == 1.0

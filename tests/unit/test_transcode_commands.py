@@ -62,3 +62,20 @@ def test_storyboard_vtt_tiles():
     assert "00:00:02.000 --> 00:00:04.000" in lines
     cmd = thumbnails.storyboard_command("/v.mp4", "mov", 200.0, Path("/o.jpg"), spec)
     assert "tile=10x10" in " ".join(cmd) and "nokey" in cmd
+
+
+def test_a_video_analysed_in_part_gets_previews_of_that_part_only():
+    """An over-long video's preview covers what the verdict judged (its limit and the margin): the
+    source is read no further, by the single pass, the split and the audio alike."""
+    from pipeline.media import spec_for
+    from pipeline.models import VideoReport, VideoScope
+
+    report = VideoReport(path="a.mp4", sha256="0" * 64, scope=VideoScope(duration_s=10_800, analysed_s=396, preview_s=396,
+                                                                         reason="over_limit"))
+    spec = spec_for(report)
+    assert spec.until_s == 396 and spec.duration_of(10_800) == 396
+    for cmd in (transcode.single_pass_command("a.mp4", "mov", Path("o.mp4"), spec, sample_aspect=None, fps=25, has_audio=True),
+                transcode.split_command("a.mp4", "mov", Path("p%04d.mp4"), spec), transcode.audio_command("a.mp4", "mov", Path("a.m4a"), spec)):
+        assert cmd[cmd.index("-t") + 1] == "396.000" and cmd.index("-t") < cmd.index("-i")
+    whole = spec_for(VideoReport(path="a.mp4", sha256="0" * 64, scope=VideoScope(duration_s=60, analysed_s=60, preview_s=60)))
+    assert whole.until_s is None and "-t" not in transcode.split_command("a.mp4", "mov", Path("p.mp4"), whole)
