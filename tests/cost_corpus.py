@@ -19,53 +19,51 @@ from pipeline.sample import VideoSpec, make_docx, make_pptx, make_video
 FF = ["ffmpeg", "-v", "error", "-y"]
 
 
+def _made(path: Path, make) -> Path:
+    """`make(partial)` writes the file under a temporary name, renamed once whole: a run killed
+    halfway never leaves a truncated file that a later run would take for made."""
+    if not path.exists():
+        partial = path.with_name(f".partial-{path.name}")
+        make(partial)
+        partial.replace(path)
+    return path
+
+
 def segment(work: Path, bitrate: str = "150k") -> Path:
     """A minute of 1080p25 with burned-in captions and speech-like sound, at a low bitrate."""
-    path = work / f"segment-{bitrate}.mp4"
-    if not path.exists():
-        make_video(path, VideoSpec(duration_s=60.0, bitrate=bitrate, gop_s=2.0, audio_lufs=-20.0))
-    return path
+    return _made(work / f"segment-{bitrate}.mp4",
+                 lambda out: make_video(out, VideoSpec(duration_s=60.0, bitrate=bitrate, gop_s=2.0, audio_lufs=-20.0)))
 
 
 def long_video(work: Path, hours: float, bitrate: str = "150k") -> Path:
     """`hours` of video by stream copy of the segment (seconds to make, a real file to decode)."""
-    path = work / f"long-{hours:g}h.mp4"
-    if not path.exists():
-        loops = int(hours * 60) - 1
-        subprocess.run([*FF, "-stream_loop", str(loops), "-i", str(segment(work, bitrate)), "-c", "copy", "-movflags", "+faststart",
-                        str(path)], check=True, timeout=600)
-    return path
+    source = segment(work, bitrate)
+    return _made(work / f"long-{hours:g}h.mp4", lambda out: subprocess.run(
+        [*FF, "-stream_loop", str(int(hours * 60) - 1), "-i", str(source), "-c", "copy", "-movflags", "+faststart", "-f", "mp4",
+         str(out)], check=True, timeout=600))
+
+
+def _lavfi(out: Path, picture: str, seconds: float, *extra: str) -> None:
+    """A test pattern with a tone, encoded fast (x264 ultrafast, AAC)."""
+    subprocess.run([*FF, "-f", "lavfi", "-i", f"testsrc2={picture}:duration={seconds:g}", "-f", "lavfi", "-i",
+                    f"sine=duration={seconds:g}", *extra, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-b:a", "32k", "-shortest", "-f", "mp4", str(out)], check=True, timeout=600)
 
 
 def huge_frame_video(work: Path) -> Path:
     """Two seconds of 8K (7680x4320)."""
-    path = work / "8k.mp4"
-    if not path.exists():
-        subprocess.run([*FF, "-f", "lavfi", "-i", "testsrc2=size=7680x4320:rate=25:duration=2", "-f", "lavfi", "-i",
-                        "sine=duration=2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                        "-shortest", str(path)], check=True, timeout=600)
-    return path
+    return _made(work / "8k.mp4", lambda out: _lavfi(out, "size=7680x4320:rate=25", 2))
 
 
 def fast_video(work: Path) -> Path:
     """Ten seconds of 1080p at 120 fps."""
-    path = work / "120fps.mp4"
-    if not path.exists():
-        subprocess.run([*FF, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=120:duration=10", "-f", "lavfi", "-i",
-                        "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                        "-shortest", str(path)], check=True, timeout=600)
-    return path
+    return _made(work / "120fps.mp4", lambda out: _lavfi(out, "size=1920x1080:rate=120", 10))
 
 
 def many_streams_video(work: Path, streams: int = 200) -> Path:
     """An MP4 with one picture and `streams` audio streams."""
-    path = work / f"{streams}-audio-streams.mp4"
-    if not path.exists():
-        maps = [arg for _ in range(streams) for arg in ("-map", "1:a")]
-        subprocess.run([*FF, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=3", "-f", "lavfi", "-i",
-                        "sine=duration=3", "-map", "0:v", *maps, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                        "-c:a", "aac", "-b:a", "32k", "-shortest", str(path)], check=True, timeout=600)
-    return path
+    maps = ["-map", "0:v", *[arg for _ in range(streams) for arg in ("-map", "1:a")]]
+    return _made(work / f"{streams}-audio-streams.mp4", lambda out: _lavfi(out, "size=1920x1080:rate=25", 3, *maps))
 
 
 def many_pages_pdf(work: Path, pages: int = 20_000) -> Path:
