@@ -39,7 +39,8 @@ from pipeline.models import Material, UploadEvent  # noqa: E402
 from pipeline.qc import qc_command  # noqa: E402
 from pipeline.sample import VideoSpec, make_video  # noqa: E402
 from pipeline.storage import LocalStore  # noqa: E402
-from pipeline.submission import SubmissionContext, analyse_video  # noqa: E402
+from pipeline.stages.context import SubmissionContext  # noqa: E402
+from pipeline.stages.video import analyse_video  # noqa: E402
 from pipeline.upscale import estimate_native_size  # noqa: E402
 from tests.picture_set import CHECKED, full_set  # noqa: E402
 

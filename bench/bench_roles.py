@@ -31,7 +31,7 @@ from pipeline.layout import Layout  # noqa: E402
 from pipeline.models import parse_event  # noqa: E402
 from pipeline.storage import LocalStore  # noqa: E402
 from pipeline.embedded import check_submission  # noqa: E402
-from pipeline.submission import SubmissionContext  # noqa: E402
+from pipeline.stages.context import SubmissionContext  # noqa: E402
 from pipeline.unpack import unpack_archive  # noqa: E402
 from tests.naming_set import Factory, build_case_zip, cases, event_for  # noqa: E402
 

@@ -32,7 +32,7 @@ from minio import Minio
 from config.rules import load_rules
 from config.settings import DEFAULT_RULES
 from pipeline.storage.s3 import S3Store
-from pipeline.submission import Layout
+from pipeline.layout import Layout
 from pipeline.unpack import unpack_archive
 endpoint, access, secret, mode, key = sys.argv[1:6]
 client = Minio(endpoint, access_key=access, secret_key=secret, secure=False)

@@ -23,6 +23,7 @@ from .ruleset import ClassifyRules, RoleRule, Rules
 
 from .documents import Content, wants_text
 from .findings import make_finding
+from .forms import field_of
 from .models import Finding, Material
 
 # Strength of each kind of evidence: a name or the notice's number beats what the text says,
@@ -206,8 +207,6 @@ def _title_evidence(kind: str, rules: Rules, project: str, text: str) -> list[Ev
 
 
 def form_labels(text: str) -> set[str]:
-    from .forms import field_of
-
     found = set()
     for line in text.splitlines()[:400]:
         for cell in line.replace("：", ":").replace("\t", ":").split(":"):

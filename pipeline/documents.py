@@ -12,6 +12,7 @@ from .ruleset import DocumentBounds, OcrRules
 from . import ocr as ocr_module
 from . import office
 from .findings import make_finding
+from .forms import text_rows, unique_cell_texts
 from .layout import Layout
 from .models import DocumentReport, Finding, Material
 from .sandbox import ChildFailed, call_bounded
@@ -78,21 +79,6 @@ def _docx_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
             break
         parts.append("".join(t.text or "" for t in node.iter(f"{{{_W}}}t")))
     return "\n".join(p for p in parts if p), limited
-
-
-def unique_cell_texts(row) -> list[str]:
-    """A table row's cell texts, each merged cell once (python-docx repeats it per grid column).
-
-    Identity of the underlying <w:tc> element tells repeats apart; the elements are kept
-    referenced while comparing, since lxml may reuse a collected proxy's id()."""
-    elements: list = []
-    texts = []
-    for cell in row.cells:
-        if any(cell._tc is seen for seen in elements):
-            continue
-        elements.append(cell._tc)
-        texts.append(cell.text.strip())
-    return texts
 
 
 def _pptx_text(path: str, bounds: DocumentBounds = DEFAULT_BOUNDS) -> Read:
@@ -271,8 +257,6 @@ def _pdf_layout_text(path: str) -> str:
 
 
 def pdf_form_rows(path: str, timeout_s: float = 60) -> list[list[str]]:
-    from .forms import text_rows
-
     try:
         return text_rows(call_bounded(_pdf_layout_text, path, timeout_s=timeout_s))
     except ChildFailed as exc:

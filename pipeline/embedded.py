@@ -17,7 +17,8 @@ from .models import Material, UploadEvent, Verdict
 from .ruleset import Rules
 from .state.local import LocalState
 from .storage import LocalStore
-from .submission import SubmissionContext, write_verdict
+from .stages.context import SubmissionContext
+from .verdict import write_verdict
 
 log = structlog.get_logger("pipeline")
 Progress = Callable[[str, str], None]

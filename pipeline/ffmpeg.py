@@ -1,6 +1,7 @@
 """ffmpeg and ffprobe: pure command builders and one hardened runner.
 
-Self-contained on purpose (imports nothing from the rest of the pipeline): settings such
+Self-contained on purpose (imports nothing from the rest of the pipeline but its error
+class, from the dependency-free `errors` module): settings such
 as threads, niceness, timeout and memory come in as arguments, results go out as values.
 Uploads are hostile: every input gets a protocol whitelist and, where the format is
 known from its bytes, a forced demuxer, so a playlist or concat script disguised as a
@@ -19,6 +20,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from .errors import ToolError
+
 FFMPEG = "ffmpeg"      # Debian's, from PATH
 FFPROBE = "ffprobe"
 DEFAULT_MEMORY_BYTES = 4 * 1024**3
@@ -32,15 +35,9 @@ DEMUXERS = {
 }
 
 
-class FFmpegError(Exception):
-    """Raised when ffmpeg or ffprobe exits non-zero, is killed, or runs past its timeout."""
-
-    def __init__(self, message: str, *, cmd: list[str], returncode: int | None, stderr_tail: str, timed_out: bool = False):
-        super().__init__(message)
-        self.cmd = cmd
-        self.returncode = returncode
-        self.stderr_tail = stderr_tail
-        self.timed_out = timed_out
+# The tool's failure is the error tree's ToolError (pipeline/errors.py imports nothing, so this
+# layer still depends on no other part of the pipeline).
+FFmpegError = ToolError
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,6 @@ def parse_rows(rows: list[list[str]]) -> FormFields:
 def docx_rows(path: str) -> list[list[str]]:
     import docx
 
-    from .documents import unique_cell_texts
-
     rows = []
     for table in docx.Document(path).tables:
         for row in table.rows:
@@ -126,6 +124,21 @@ def docx_rows(path: str) -> list[list[str]]:
             if len(rows) > MAX_CELLS:
                 return rows
     return rows
+
+
+def unique_cell_texts(row) -> list[str]:
+    """A table row's cell texts, each merged cell once (python-docx repeats it per grid column).
+
+    Identity of the underlying <w:tc> element tells repeats apart; the elements are kept
+    referenced while comparing, since lxml may reuse a collected proxy's id()."""
+    elements: list = []
+    texts = []
+    for cell in row.cells:
+        if any(cell._tc is seen for seen in elements):
+            continue
+        elements.append(cell._tc)
+        texts.append(cell.text.strip())
+    return texts
 
 
 def text_rows(text: str) -> list[list[str]]:

@@ -69,12 +69,12 @@ class Layout:
     def part_result(self, run_id: str, part_name: str) -> str:
         return self._part(run_id, f"{part_name}.json")
 
-    def video_head(self, run_id: str, index: int) -> str:
-        """A long video's probe and format findings, while its jobs run."""
-        return self._part(run_id, f"video-{index}-head.json")
+    def part_head(self, run_id: str, kind: str, index: int) -> str:
+        """A fanned-out part's head (a long video's probe and format findings) while its jobs run."""
+        return self._part(run_id, f"{kind}-{index}-head.json")
 
-    def video_job(self, run_id: str, index: int, job: str) -> str:
-        return self._part(run_id, f"video-{index}-{job}.json")
+    def part_job(self, run_id: str, kind: str, index: int, job: str) -> str:
+        return self._part(run_id, f"{kind}-{index}-{job}.json")
 
     def media_thumbnails(self, run_id: str, index: int) -> str:
         return self._part(run_id, f"{self.media_name(index)}-thumbnails.json")
@@ -96,11 +96,18 @@ class Layout:
         return f"pieces-{index}"
 
     @staticmethod
-    def jobs_group(index: int) -> str:
-        """The jobs (windows, sound, subtitles, upscale) of a long video's analysis."""
-        return f"video-jobs-{index}"
+    def jobs_group(kind: str, index: int) -> str:
+        """The jobs of a fanned-out part (a long video's windows, sound, subtitles, upscale)."""
+        return f"{kind}-jobs-{index}"
+
+    AUDIO_PIECE = -1        # the preview piece that is the audio track (its ledger name keeps the -1: piece-3--1)
 
     @staticmethod
     def piece_name(piece: int) -> str:
-        """A segment's encode (piece >= 0) or the audio (-1)."""
-        return f"segment-{piece}" if piece >= 0 else "audio"
+        """A segment's encode (piece >= 0) or the audio (`AUDIO_PIECE`), in the run state's group."""
+        return f"segment-{piece}" if piece != Layout.AUDIO_PIECE else "audio"
+
+    @staticmethod
+    def media_index(media_name: str) -> int:
+        """The video index of a media name (`media-3` -> 3)."""
+        return int(media_name.removeprefix("media-"))

@@ -21,16 +21,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import cost
+from . import cost, media
 from . import rules as rulebook
-from . import submission as stages
+from .stages import document as document_stage
+from .stages import unpack as unpack_stage
+from .stages import video as video_stage
 from .classify import analysed_members
 from .errors import InputVanishedError, TransientError
 from .layout import Layout
 from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoJobResult, VideoReport
 from .ruleset import Rules
 from .storage import ObjectStore
-from .submission import SubmissionContext
+from .stages.context import SubmissionContext, side_by_side
+from .transcode import RenditionSpec
 from .verdict import build_verdict
 
 
@@ -94,13 +97,25 @@ PartRunner = Callable[[SubmissionContext, int, list[Material], Inputs], dict[str
 
 
 @dataclass(frozen=True)
+class FanOut:
+    """How a part kind that fans out runs: a head (what every job needs, and the jobs), one job,
+    and the merge of the jobs' results into the part. Both executors run these: the embedded
+    mode side by side on the machine's cores, the workers as messages when there are several."""
+
+    head: Callable[..., "VideoHead"]
+    job: Callable[..., VideoJobResult]
+    merge: Callable[..., "PartResult"]
+
+
+@dataclass(frozen=True)
 class PartKind:
     kind: str          # part names are "<kind>-<index>"
     stage: str         # its policy in config/policy.yaml, its log stage and an error verdict's stage
     actor: str         # the workers' actor (a stable name: messages in flight outlive a deploy)
     timing: str        # its key in the verdict's timings
     select: Callable[[list[Material], UploadEvent, Rules], list[int]]
-    run: PartRunner
+    run: PartRunner | None = None      # a part run in one piece ...
+    fans_out: FanOut | None = None     # ... or in jobs
 
 
 class VideoHead(BaseModel):
@@ -120,12 +135,12 @@ def video_budget(ctx: SubmissionContext, index: int, materials: list[Material]) 
 
 def video_head(ctx: SubmissionContext, index: int, materials: list[Material]) -> VideoHead:
     started = time.monotonic()
-    report, findings, jobs = stages.start_video(ctx, materials[index], video_budget(ctx, index, materials))
+    report, findings, jobs = video_stage.start_video(ctx, materials[index], video_budget(ctx, index, materials))
     return VideoHead(report=report, findings=findings, jobs=jobs, seconds=time.monotonic() - started)
 
 
 def video_job(ctx: SubmissionContext, head: VideoHead, index: int, materials: list[Material], job: str) -> VideoJobResult:
-    return stages.run_video_job(ctx, materials[index], head.report, job, materials)
+    return video_stage.run_video_job(ctx, materials[index], head.report, job, materials)
 
 
 def video_result(ctx: SubmissionContext, part: PartSpec, head: VideoHead, results: list[VideoJobResult],
@@ -135,20 +150,14 @@ def video_result(ctx: SubmissionContext, part: PartSpec, head: VideoHead, result
     started = time.monotonic()
     report, findings = head.report, head.findings
     if head.jobs:
-        report, findings = stages.finish_video(own, materials[part.index], head.report, head.findings, results, materials)
+        report, findings = video_stage.finish_video(own, materials[part.index], head.report, head.findings, results, materials)
     timing = KINDS[part.kind].timing
     spent = head.seconds + time.monotonic() - started       # the jobs' own time is in their keys (qc_cpu ...)
     return PartResult(part=part, video=report, findings=findings, timings={**own.timings, timing: spent})
 
 
-def _video_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
-    report, findings = stages.analyse_video(ctx, materials[index], materials=materials,
-                                            budget_s=video_budget(ctx, index, materials))
-    return {"video": report, "findings": findings}
-
-
 def _document_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
-    report, findings = stages.analyse_text(ctx, materials[index])
+    report, findings = document_stage.analyse_text(ctx, materials[index])
     return {"document": report, "findings": findings}
 
 
@@ -167,11 +176,12 @@ def _main_work_part(ctx: SubmissionContext, index: int, materials: list[Material
 
 PART_KINDS: tuple[PartKind, ...] = (
     PartKind("video", "video", "analyse_video_part", "probe",
-             lambda materials, event, rules: analysed_members(materials, rules)[0], _video_part),
+             lambda materials, event, rules: analysed_members(materials, rules)[0],
+             fans_out=FanOut(head=video_head, job=video_job, merge=video_result)),
     PartKind("document", "document", "analyse_document_part", "documents",
-             lambda materials, event, rules: analysed_members(materials, rules)[1], _document_part),
+             lambda materials, event, rules: analysed_members(materials, rules)[1], run=_document_part),
     PartKind("main_work", "main_work", "hash_main_work", "main_work",
-             lambda materials, event, rules: [0] if event.main_work is not None else [], _main_work_part),
+             lambda materials, event, rules: [0] if event.main_work is not None else [], run=_main_work_part),
 )
 KINDS = {kind.kind: kind for kind in PART_KINDS}
 UNPACK_STAGE, VERDICT_STAGE = "unpack", "verdict"
@@ -181,12 +191,12 @@ def unpack(ctx: SubmissionContext, inputs: Inputs) -> Unpacked:
     """The event's own findings, then the archive unpacked and classified.
 
     Raises:
-        InputVanishedError: the archive is not (yet) there.
+        NotThereYet: the archive is not (yet) there.
     """
     own = replace(ctx, timings={})
     started = time.monotonic()
-    findings = stages.event_findings(own)
-    result = stages.unpack_object(own, inputs.archive.store, inputs.archive.key)
+    findings = unpack_stage.event_findings(own)
+    result = unpack_stage.unpack_object(own, inputs.archive.store, inputs.archive.key)
     timings = {**own.timings, "unpack": time.monotonic() - started - own.timings.get("classify", 0.0)}
     return Unpacked(findings=findings + result.findings, materials=result.materials, timings=timings)
 
@@ -198,8 +208,14 @@ def parts_of(unpacked: Unpacked, event: UploadEvent, rules: Rules) -> list[PartS
 
 
 def run_part(ctx: SubmissionContext, part: PartSpec, unpacked: Unpacked, inputs: Inputs) -> PartResult:
-    """One part, with its own timings (the stage's total under the kind's key)."""
+    """One part, with its own timings (the stage's total under the kind's key); a kind that
+    fans out runs its jobs side by side here, as separate workers take them."""
     kind = KINDS[part.kind]
+    if kind.fans_out is not None:
+        hooks, materials = kind.fans_out, unpacked.materials
+        head = hooks.head(ctx, part.index, materials)
+        results = side_by_side(ctx, head.jobs, lambda own, job: hooks.job(own, head, part.index, materials, job))
+        return hooks.merge(ctx, part, head, results, materials)
     own = replace(ctx, timings={})
     started = time.monotonic()
     fields = kind.run(own, part.index, unpacked.materials, inputs)
@@ -212,9 +228,20 @@ def failed_part(part: PartSpec, error: dict) -> PartResult:
     return PartResult(part=part, error=error)
 
 
+def preview_in_one(report: VideoReport, spec: RenditionSpec) -> bool:
+    """A short preview is encoded in one message; a long one is split at keyframes into pieces
+    that any transcoding worker takes (pipeline/transcode.py)."""
+    return media.segment_count(report.probe, spec) == 1
+
+
+def preview_pieces(segments: int, report: VideoReport) -> list[int]:
+    """The pieces of a preview cut into `segments`: each segment's encode, then the audio once."""
+    return [*range(segments), *([Layout.AUDIO_PIECE] if report.probe.audio else [])]
+
+
 def wants_media(result: PartResult) -> bool:
     """Previews only for a video ffmpeg could probe and decode."""
-    return result.video is not None and result.video.probe is not None and not stages.findings_stop(result.findings)
+    return result.video is not None and result.video.probe is not None and not video_stage.findings_stop(result.findings)
 
 
 def decide(ctx: SubmissionContext, unpacked: Unpacked | None, results: Iterable[PartResult], *,
@@ -239,7 +266,7 @@ def decide(ctx: SubmissionContext, unpacked: Unpacked | None, results: Iterable[
         if result.document is not None:
             documents.append(result.document)
     if error is None:
-        findings += stages.topic_findings(ctx)
+        findings += document_stage.topic_findings(ctx)
     ctx.timings.update(timings)
     return build_verdict(ctx.event, rules_version=ctx.rules.rules_version, findings=findings, materials=unpacked.materials,
                          videos=videos, documents=documents, timings=ctx.timings, error=error, run_id=run_id)

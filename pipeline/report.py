@@ -10,15 +10,21 @@ script (a Content-Security-Policy forbids any), every value escaped by Jinja2's 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import structlog
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .ruleset import Rules
 
-from .findings import NOTICE, format_duration
+from .findings import format_duration, notice_for
 from .forms import FORM_LABELS
 from .models import Verdict
+
+if TYPE_CHECKING:
+    from .stages.context import SubmissionContext
+
+log = structlog.get_logger("pipeline")
 
 STATUS_WORDS = {
     "pass": ("已通过检查", "材料符合活动通知的各项要求。"),
@@ -139,7 +145,7 @@ def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict
     findings = []
     for f in verdict.findings:
         findings.append({"severity": f.severity, "severity_words": SEVERITY_WORDS.get(f.severity, f.severity),
-                         "message": f.message, "where": f.path or "", "notice": NOTICE.get(f.code, ""),
+                         "message": f.message, "where": f.path or "", "notice": notice_for(f.code, rules),
                          "ranges": _ranges(f.detail.get("ranges"))})
     videos = []
     for v in verdict.videos:
@@ -182,3 +188,18 @@ def render_report(verdict: Verdict, rules: Rules, *, asset_prefix: str = "") -> 
     """The page's HTML. `asset_prefix`: "" when the page sits beside the keys' root (embedded
     `--out`), "../" for `reports/<id>.html` in the bucket."""
     return _environment().get_template("report.html.j2").render(verdict=verdict, page=page_context(verdict, rules, asset_prefix))
+
+
+def write_report(ctx: "SubmissionContext", verdict: Verdict) -> str | None:
+    """report.html beside the verdict; a page that cannot be rendered is logged, never fatal.
+
+    Returns the page's key, or None."""
+    key = ctx.layout.report()
+    try:
+        html = render_report(verdict, ctx.rules, asset_prefix="" if ctx.layout.embedded else "../")
+        ctx.store.put_bytes(key, html.encode("utf-8"), content_type="text/html; charset=utf-8")
+    except Exception as exc:  # the verdict stands without its page
+        log.error("report_failed", submission_id=ctx.event.submission_id, stage="report", error=type(exc).__name__,
+                  reason=str(exc)[:300])
+        return None
+    return key

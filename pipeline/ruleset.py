@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .duplication import BaseText, DuplicationSettings, load_base
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -179,17 +181,13 @@ class DuplicationRules(_Frozen):
     max_holders: int
     max_candidates: int
 
-    def settings(self):
-        from .duplication import DuplicationSettings
-
+    def settings(self) -> DuplicationSettings:
         return DuplicationSettings(run_length=self.run_length, window=self.winnow_window, threshold=self.threshold,
                                    top=self.top_sources, common_min_documents=self.common_min_documents,
                                    common_document_share=self.common_document_share, max_candidates=self.max_candidates,
                                    max_holders=self.max_holders)
 
-    def base(self):
-        from .duplication import load_base
-
+    def base(self) -> BaseText:
         return load_base(tuple(self.base_texts), self.base_gram, self.base_gap, self.base_min_line)
 
 

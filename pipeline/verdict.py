@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from typing import TYPE_CHECKING
+
 from . import __version__
 from .models import DocumentReport, Finding, Material, UploadEvent, Verdict, VideoReport
+from .report import write_report
+
+if TYPE_CHECKING:
+    from .stages.context import SubmissionContext
 
 _SEVERITY_ORDER = {"fail": 0, "warn": 1, "info": 2}
 
@@ -54,3 +60,11 @@ def build_verdict(event: UploadEvent, *, rules_version: str, findings: list[Find
         error=error,
         run_id=run_id,
     )
+
+
+def write_verdict(ctx: "SubmissionContext", verdict: Verdict) -> dict:
+    """The verdict document under the layout's key, then its page; returns the document."""
+    document = verdict.model_dump(mode="json")
+    ctx.store.put_json(ctx.layout.verdict(), document)
+    write_report(ctx, verdict)
+    return document

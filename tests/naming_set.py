@@ -216,8 +216,7 @@ class Factory:
 
 def scanned_page(lines: list[str], *, seed: int, tilt: float = 0.6, tint=(250, 250, 246)) -> bytes:
     """A page of text as a scanner or a phone sees it: off-white, slightly turned, noisy, JPEG."""
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+    from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.truetype(str(FONT), 34, index=2)
     width, height = 1654, 2339

@@ -1,6 +1,7 @@
 """The actors: each decodes its message, calls the flow (which runs the plan), and sends the
-next message. One actor per kind of part in `pipeline.plan`; policies (queue, retries, time
-limit, age) come from config/policy.yaml under the kind's stage."""
+next message. Their names, stages, gave-up handlers and ledger names are one table,
+`workers/messages.py`; policies (queue, retries, time limit, age) come from
+config/policy.yaml under each one's stage."""
 
 from __future__ import annotations
 
@@ -10,28 +11,25 @@ from config.logging import configure_logging
 from config.settings import get_settings
 from pipeline import plan
 
+from . import messages
 from .broker import actor_options, build_broker
 from .flow import Flow
 
 settings = get_settings()
 configure_logging(settings.log_level or "INFO", json=True)
 flow = Flow(settings)
-
-# actor name -> its stage (policy, log lines, an error verdict's stage)
-STAGES = {"unpack_submission": plan.UNPACK_STAGE, **{kind.actor: kind.stage for kind in plan.PART_KINDS},
-          "decide_verdict": plan.VERDICT_STAGE, "deliver_callback": "callback", "stage_gave_up": "failed",
-          "analyse_video_job": "video", "finish_video_part": "video", "plan_media": "transcode", "encode_media_piece": "transcode", "join_media": "transcode", "media_gave_up": "failed"}
-
-broker = build_broker(settings, STAGES, timings=lambda: flow.state)
+broker = build_broker(settings, messages.STAGES, timings=lambda: flow.state)
 
 
-def _options(stage: str) -> dict:
-    return {**actor_options(stage), "on_retry_exhausted": "stage_gave_up"}
+def _actor(fn, name: str | None = None) -> dramatiq.Actor:
+    """Declare `fn` under its name in the message table, with its stage's policy and its gave-up handler."""
+    kind = messages.BY_ACTOR[name or fn.__name__]
+    options = {**actor_options(kind.stage), **({"on_retry_exhausted": kind.gave_up} if kind.gave_up else {})}
+    return dramatiq.actor(fn, actor_name=kind.actor, **options)
 
 
-@dramatiq.actor(**_options(plan.UNPACK_STAGE))
 def unpack_submission(submission_id: str, run_id: str) -> None:
-    parts = flow.unpack(submission_id, run_id)
+    parts = flow.verdicts.unpack(submission_id, run_id)
     if parts is None:
         return
     for part in parts:
@@ -40,15 +38,28 @@ def unpack_submission(submission_id: str, run_id: str) -> None:
         decide_verdict.send(submission_id, run_id)
 
 
-def _part_actor(kind: plan.PartKind) -> dramatiq.Actor:
+def _part_actors(kind: plan.PartKind) -> dramatiq.Actor:
+    """The actor of a part kind, and for a kind that fans out the actors of its jobs and merge."""
     def run_part(submission_id: str, run_id: str, index: int = 0) -> None:
-        outcome = flow.run_part(submission_id, run_id, kind.kind, index)
+        outcome = flow.verdicts.run_part(submission_id, run_id, kind.kind, index)
         for job in outcome.jobs:
-            analyse_video_job.send(submission_id, run_id, index, job)
+            JOB_ACTORS[kind.kind].send(submission_id, run_id, index, job)
         _after_part(submission_id, run_id, index, outcome)
 
+    def run_job(submission_id: str, run_id: str, index: int, job: str) -> None:
+        if flow.verdicts.run_job(submission_id, run_id, kind.kind, index, job):
+            FINISH_ACTORS[kind.kind].send(submission_id, run_id, index)
+
+    def finish_part(submission_id: str, run_id: str, index: int) -> None:
+        _after_part(submission_id, run_id, index, flow.verdicts.finish_part(submission_id, run_id, kind.kind, index))
+
     run_part.__doc__ = f"The plan's {kind.kind} part of a run."
-    return dramatiq.actor(run_part, actor_name=kind.actor, **_options(kind.stage))
+    run_job.__doc__ = f"One job of a {kind.kind} part that fans out (a long video's window, sound, subtitles, upscale)."
+    finish_part.__doc__ = f"The merge of a {kind.kind} part's jobs, sent by the last of them."
+    if kind.fans_out is not None:
+        JOB_ACTORS[kind.kind] = _actor(run_job, messages.job_actor(kind.kind))
+        FINISH_ACTORS[kind.kind] = _actor(finish_part, messages.finish_actor(kind.kind))
+    return _actor(run_part, kind.actor)
 
 
 def _after_part(submission_id: str, run_id: str, index: int, outcome) -> None:
@@ -58,36 +69,16 @@ def _after_part(submission_id: str, run_id: str, index: int, outcome) -> None:
         decide_verdict.send(submission_id, run_id)
 
 
-@dramatiq.actor(**_options("video"))
-def analyse_video_job(submission_id: str, run_id: str, index: int, job: str) -> None:
-    """One window, the sound, the subtitle search or the upscale estimate of a long video."""
-    if flow.run_video_job(submission_id, run_id, index, job):
-        finish_video_part.send(submission_id, run_id, index)
-
-
-@dramatiq.actor(**_options("video"))
-def finish_video_part(submission_id: str, run_id: str, index: int) -> None:
-    _after_part(submission_id, run_id, index, flow.finish_video(submission_id, run_id, index))
-
-
-PART_ACTORS = {kind.kind: _part_actor(kind) for kind in plan.PART_KINDS}
-# a failed message of these actors is its part failing (args: submission_id, run_id, index, ...)
-PART_OF_ACTOR = {**{kind.actor: kind.kind for kind in plan.PART_KINDS}, "analyse_video_job": "video", "finish_video_part": "video"}
-
-
-@dramatiq.actor(**_options(plan.VERDICT_STAGE))
 def decide_verdict(submission_id: str, run_id: str) -> None:
-    decided = flow.decide(submission_id, run_id)
+    decided = flow.verdicts.decide(submission_id, run_id)
     if decided is not None and decided.callback_url:
         deliver_callback.send(submission_id, run_id)
 
 
-@dramatiq.actor(**actor_options("callback"))
 def deliver_callback(submission_id: str, run_id: str) -> None:
-    flow.deliver_callback(submission_id, run_id)
+    flow.callbacks.deliver(submission_id, run_id)
 
 
-@dramatiq.actor(**actor_options("failed"))
 def stage_gave_up(message: dict, retry_info: dict) -> None:
     """Retries exhausted: a part is kept as failed (the run still decides, `error`); the
     unpack or the verdict stage gets its `error` verdict now. Both say what broke."""
@@ -95,47 +86,55 @@ def stage_gave_up(message: dict, retry_info: dict) -> None:
     if len(args) < 2:
         return
     actor_name = message.get("actor_name", "")
-    stage = STAGES.get(actor_name, actor_name or "?")
+    kind = messages.BY_ACTOR.get(actor_name)
+    stage = kind.stage if kind else (actor_name or "?")
     error_type, reason = last_exception(message.get("options", {}).get("traceback", ""))
     retries = retry_info.get("retries", 0)
     error = plan.error_detail(stage, error_type=error_type or "RetriesExhausted",
                               reason=reason or f"{stage} gave up after {retries} retries",
                               retryable=retries >= (retry_info.get("max_retries") or 0))
-    kind = PART_OF_ACTOR.get(actor_name)
-    if kind is not None and len(args) >= 3:
-        if flow.part_gave_up(args[0], args[1], kind, args[2], error):
+    if kind is not None and kind.part is not None and len(args) >= 3:
+        if flow.verdicts.part_gave_up(args[0], args[1], kind.part, args[2], error):
             decide_verdict.send(args[0], args[1])
     else:
-        flow.fail_run(args[0], args[1], stage, error["reason"], error_type=error["type"], retryable=error["retryable"])
+        flow.verdicts.fail_run(args[0], args[1], stage, error["reason"], error_type=error["type"], retryable=error["retryable"])
 
 
-def _media_options() -> dict:
-    return {**actor_options("transcode"), "on_retry_exhausted": "media_gave_up"}
-
-
-@dramatiq.actor(**_media_options())
 def plan_media(submission_id: str, run_id: str, index: int) -> None:
-    for piece in flow.plan_media(submission_id, run_id, index):
+    for piece in flow.previews.plan(submission_id, run_id, index):
         encode_media_piece.send(submission_id, run_id, index, piece)
 
 
-@dramatiq.actor(**_media_options())
 def encode_media_piece(submission_id: str, run_id: str, index: int, piece: int) -> None:
-    if flow.encode_piece(submission_id, run_id, index, piece):
+    if flow.previews.encode_piece(submission_id, run_id, index, piece):
         join_media.send(submission_id, run_id, index)
 
 
-@dramatiq.actor(**_media_options())
 def join_media(submission_id: str, run_id: str, index: int) -> None:
-    flow.join_media(submission_id, run_id, index)
+    flow.previews.join(submission_id, run_id, index)
 
 
-@dramatiq.actor(**actor_options("failed"))
 def media_gave_up(message: dict, retry_info: dict) -> None:
     """A rendition step failed for good: clean its work objects; the run still completes."""
     args = message.get("args") or []
     if len(args) >= 3:
-        flow.media_failed(args[0], args[1], args[2], f"预览转码失败（{retry_info.get('retries', 0)}次重试后放弃）")
+        flow.previews.failed(args[0], args[1], args[2], f"预览转码失败（{retry_info.get('retries', 0)}次重试后放弃）")
+
+
+# declared in the message table's order of paths: the verdict path, the callback, the previews, the handlers
+unpack_submission = _actor(unpack_submission)
+JOB_ACTORS: dict[str, dramatiq.Actor] = {}
+FINISH_ACTORS: dict[str, dramatiq.Actor] = {}
+PART_ACTORS = {kind.kind: _part_actors(kind) for kind in plan.PART_KINDS}
+decide_verdict = _actor(decide_verdict)
+deliver_callback = _actor(deliver_callback)
+stage_gave_up = _actor(stage_gave_up)
+plan_media = _actor(plan_media)
+encode_media_piece = _actor(encode_media_piece)
+join_media = _actor(join_media)
+media_gave_up = _actor(media_gave_up)
+if set(messages.BY_ACTOR) - set(broker.actors):       # every kind of message has its actor
+    raise RuntimeError(f"no actor for {sorted(set(messages.BY_ACTOR) - set(broker.actors))}")
 
 
 def last_exception(trace: str) -> tuple[str | None, str | None]:
@@ -160,5 +159,5 @@ def build_reconciler():
     from .reconcile import ReconcilePolicy, Reconciler
 
     policy = ReconcilePolicy(grace_s=settings.reconcile_grace_s, max_attempts=settings.reconcile_attempts)
-    return Reconciler(flow.state, lambda actor, args: broker.get_actor(actor).send(*args), flow.fail_run, flow.media_failed,
-                      policy)
+    return Reconciler(flow.state, lambda actor, args: broker.get_actor(actor).send(*args), flow.verdicts.fail_run,
+                      flow.previews.failed, policy)

@@ -15,24 +15,10 @@ from dataclasses import dataclass
 import dramatiq
 import redis
 
-from pipeline.layout import Layout
-from pipeline.plan import PART_KINDS
-
+from . import messages
 from .state import DRAMATIQ_NAMESPACE, PREFIX, TTL_S
 
 NAMESPACE = DRAMATIQ_NAMESPACE
-
-# actor -> how its messages are named within a run (args: submission_id, run_id, *rest)
-PART_NAMES = {
-    "unpack_submission": lambda rest: "unpack",
-    **{kind.actor: (lambda rest, kind=kind.kind: Layout.part_name(kind, rest[0] if rest else 0)) for kind in PART_KINDS},
-    "analyse_video_job": lambda rest: f"{Layout.part_name('video', rest[0])}/{rest[1]}",
-    "finish_video_part": lambda rest: f"{Layout.part_name('video', rest[0])}/finish",
-    "decide_verdict": lambda rest: "decide",
-    "plan_media": lambda rest: f"plan-{rest[0]}",
-    "encode_media_piece": lambda rest: f"piece-{rest[0]}-{rest[1]}",
-    "join_media": lambda rest: f"join-{rest[0]}",
-}
 
 
 def ledger_key(submission_id: str, run_id: str) -> str:
@@ -40,12 +26,8 @@ def ledger_key(submission_id: str, run_id: str) -> str:
 
 
 def part_of(message: dramatiq.Message) -> tuple[str, str, str] | None:
-    """(submission_id, run_id, part name) of a message of the flow, or None."""
-    namer = PART_NAMES.get(message.actor_name)
-    args = list(message.args or [])
-    if namer is None or len(args) < 2 or not all(isinstance(a, str) for a in args[:2]):
-        return None
-    return args[0], args[1], namer(args[2:])
+    """(submission_id, run_id, ledger name) of a message of the flow, or None (workers/messages.py names them)."""
+    return messages.ledger_name(message.actor_name, list(message.args or []))
 
 
 class MessageLedger(dramatiq.Middleware):

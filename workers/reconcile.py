@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import redis
 import structlog
 
-from pipeline.plan import KINDS, PART_KINDS
+from pipeline.layout import Layout
 
-from . import ledger
+from . import ledger, messages
 from .state import INFLIGHT, MEDIA_INFLIGHT, PREFIX, RECONCILER, RECONCILER_ACTIONS, TTL_S, RunState
 
 log = structlog.get_logger("reconciler")
@@ -124,8 +124,8 @@ class Reconciler:
         report.watched += 1
         known = ledger.entries(self.r, submission_id, run_id)
         for media_name in sorted(pending):
-            index = int(media_name.split("-")[1])
-            mine = [e for n, e in known.items() if n in (f"plan-{index}", f"join-{index}") or n.startswith(f"piece-{index}-")]
+            index = Layout.media_index(media_name)
+            mine = [entry for name, entry in known.items() if messages.media_index(name) == index]
             where = {ledger.whereabouts(self.r, e) for e in mine} or {"lost"}
             if "queued" in where:
                 continue
@@ -156,28 +156,23 @@ class Reconciler:
         self.r.hincrby(RECONCILER, action, 1)
 
 
-def _split(name: str) -> tuple[str, str]:
-    """("video", "3") from "video-3"; ("unpack", "") from "unpack"."""
-    kind, _, rest = name.rpartition("-")
-    return (kind, rest) if kind and rest.isdigit() else (name, "")
-
-
 def stage_of(name: str) -> str:
     """The stage a part name belongs to (its policy, and an error verdict's stage)."""
-    kind = _split(name)[0]
-    return KINDS[kind].stage if kind in KINDS else kind
+    return messages.stage_of(name)
 
 
 def message_for(name: str, submission_id: str, run_id: str, entry: ledger.LedgerEntry | None) -> tuple[str, list]:
-    """The actor and arguments that make part `name` again (from the ledger, else from the name)."""
+    """The actor and arguments that make part `name` again (from the ledger, else from the name).
+
+    Raises:
+        ValueError: no message of the flow has this name."""
     if entry is not None:
         return entry.actor, entry.args
-    kind, rest = _split(name)
-    actors = {"unpack": "unpack_submission", "decide": "decide_verdict", **{k.kind: k.actor for k in PART_KINDS}}
-    args: list = [submission_id, run_id]
-    if rest:
-        args.append(int(rest))
-    return actors[kind], args
+    parsed = messages.parse(name)
+    if parsed is None:
+        raise ValueError(f"no message named {name!r}")
+    kind, rest = parsed
+    return kind.actor, [submission_id, run_id, *rest]
 
 
 def summary(r: redis.Redis, last: int = 10) -> dict:

@@ -14,99 +14,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import redis
 
+from tests.cluster import SECRET, add_event, notices, upload, verdict_of, wait_for
 from tests.helpers import SMARTEDU, sample
 from tests.services import stop_process
 from workers.state import progress_key
 
 pytestmark = pytest.mark.integration
-SECRET = "callback-test-secret"
-
-
-@pytest.fixture(scope="module")
-def cluster(s3_server, redis_url, tmp_path_factory, ffmpeg_available):
-    """Settings shared by every process of the module, on a Redis DB of its own."""
-    base = redis_url.rsplit("/", 1)[0]
-    url = f"{base}/11"
-    r = redis.Redis.from_url(url, decode_responses=True)
-    r.flushdb()
-    work = tmp_path_factory.mktemp("dist")
-    bucket = f"smartedu-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "SMARTEDU_REDIS_URL": url, "SMARTEDU_S3_ENDPOINT": s3_server.endpoint,
-           "SMARTEDU_S3_ACCESS_KEY": s3_server.access_key, "SMARTEDU_S3_SECRET_KEY": s3_server.secret_key,
-           "SMARTEDU_S3_SECURE": "false", "SMARTEDU_UPLOADS_BUCKET": "uploads", "SMARTEDU_BUCKET": bucket,
-           "SMARTEDU_WORK_DIR": str(work / "scratch"), "SMARTEDU_HEARTBEAT_MS": "3000",
-           "SMARTEDU_MAINTENANCE_CHANCE": "1000000", "SMARTEDU_PROMETHEUS": "0", "SMARTEDU_CALLBACK_SECRET": SECRET,
-           "SMARTEDU_SEGMENT_THRESHOLD_S": "20", "SMARTEDU_SEGMENT_S": "10"}
-    client = s3_server.client()
-    for name in ("uploads", bucket):
-        if not client.bucket_exists(name):
-            client.make_bucket(name)
-    yield {"env": env, "redis": r, "s3": client, "bucket": bucket, "work": work}
-    r.flushdb()
-
-
-def start(cluster, *args: str, env: dict | None = None) -> subprocess.Popen:
-    log = open(cluster["work"] / f"{args[0]}-{uuid.uuid4().hex[:6]}.log", "wb")
-    return subprocess.Popen([SMARTEDU, *args], env=env or cluster["env"], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-@pytest.fixture
-def processes(cluster):
-    started: list[subprocess.Popen] = []
-
-    def launch(*args: str, env: dict | None = None) -> subprocess.Popen:
-        proc = start(cluster, *args, env=env)
-        started.append(proc)
-        return proc
-
-    yield launch
-    for proc in started:
-        stop_process(proc, timeout=20)
-
-
-def upload(cluster, name: str, **spec) -> dict:
-    sid = f"{name}-{uuid.uuid4().hex[:6]}"
-    archive, event = sample(cluster["work"], sid, submission_id=sid, **spec)
-    key = f"{sid}/{archive.name}"
-    cluster["s3"].fput_object("uploads", key, str(archive))
-    event["archive"] = {"bucket": "uploads", "key": key}
-    return event
-
-
-def add_event(cluster, event) -> str:
-    raw = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)
-    return cluster["redis"].xadd("smartedu:uploads", {"event": raw})
-
-
-def notices(cluster, sid: str | None = None, kind: str | None = "verdict") -> list[dict]:
-    """Notices on smartedu:verdicts; by default the `verdict` ones (one per run), not `media`."""
-    entries = cluster["redis"].xrange("smartedu:verdicts")
-    return [fields for _id, fields in entries
-            if (sid is None or fields.get("submission_id") == sid) and (kind is None or fields.get("kind") == kind)]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def verdict_of(cluster, sid: str) -> dict:
-    response = cluster["s3"].get_object(cluster["bucket"], f"verdicts/{sid}.json")
-    try:
-        return json.loads(response.read())
-    finally:
-        response.close()
-        response.release_conn()
-
-
 def test_events_through_the_stream_get_verdicts(cluster, processes):
     processes("worker", "--processes", "1", "--threads", "2")
     processes("ingest", "--claim-idle", "5")

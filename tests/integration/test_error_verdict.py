@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline import submission
+from pipeline.stages import video as video_stage
 from pipeline.embedded import check_submission
 from pipeline.models import parse_event
 from tests.helpers import sample
@@ -15,10 +15,10 @@ pytestmark = pytest.mark.integration
 def test_a_broken_stage_gives_an_error_verdict(tmp_path, rules, monkeypatch, ffmpeg_available):
     archive, event = sample(tmp_path, "broken-stage")
 
-    def explode(ctx, material, **options):
+    def explode(ctx, material, budget_s=None):
         raise RuntimeError("probe machinery broke")
 
-    monkeypatch.setattr(submission, "analyse_video", explode)
+    monkeypatch.setattr(video_stage, "start_video", explode)
     verdict = check_submission(parse_event(event), archive, tmp_path / "out", rules)
     assert verdict.status == "error"
     assert verdict.error["stage"] == "video" and "probe machinery broke" in verdict.error["reason"]

@@ -7,7 +7,6 @@ LibreOffice saves it in the old format, as a teacher's Office 2003 or WPS would.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 

@@ -16,7 +16,7 @@ import pytest
 from pipeline.sample import VideoSpec
 from tests.helpers import comparable_verdict, run_check, sample
 from tests.services import stop_process
-from tests.integration.test_distributed import add_event, cluster, notices, processes, verdict_of, wait_for  # noqa: F401
+from tests.cluster import add_event, notices, verdict_of, wait_for
 
 pytestmark = pytest.mark.integration
 

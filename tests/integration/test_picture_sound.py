@@ -13,7 +13,8 @@ from pipeline.layout import Layout
 from pipeline.models import Material, UploadEvent
 from pipeline.sample import make_video
 from pipeline.storage import LocalStore
-from pipeline.submission import SubmissionContext, analyse_video
+from pipeline.stages.context import SubmissionContext
+from pipeline.stages.video import analyse_video
 from tests.picture_set import CHECKED, suite_subset
 
 pytestmark = pytest.mark.integration

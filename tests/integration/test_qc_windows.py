@@ -9,7 +9,8 @@ from pipeline.models import Material, UploadEvent, VideoProbe
 from pipeline.qc import Picture, analyse_sound, analyse_window, merge_windows, plan_windows, run_qc
 from pipeline.layout import Layout
 from pipeline.storage import LocalStore
-from pipeline.submission import SubmissionContext, analyse_video, video_jobs
+from pipeline.stages.context import SubmissionContext
+from pipeline.stages.video import analyse_video, video_jobs
 from tests import media
 
 pytestmark = pytest.mark.integration

@@ -173,7 +173,7 @@ def test_an_error_verdict_keeps_what_was_found_before_the_stage_broke(r, tmp_pat
     late = Finding(code="SUBMITTED_AFTER_DEADLINE", severity="fail", message="晚了", path=None)
     flow.store.put_json(ctx.layout.unpacked(run_id),
                         Unpacked(findings=[late], materials=materials, timings={"unpack": 1.0}).model_dump(mode="json"))
-    verdict = flow.fail_run(event["submission_id"], run_id, "video", "video gave up")
+    verdict = flow.verdicts.fail_run(event["submission_id"], run_id, "video", "video gave up")
     assert verdict["status"] == "error" and verdict["error"]["stage"] == "video"
     assert [m["path"] for m in verdict["materials"]] == ["报名表.docx"]
     assert [f["code"] for f in verdict["findings"]] == ["SUBMITTED_AFTER_DEADLINE"]

@@ -12,7 +12,7 @@ from pipeline.errors import InputVanishedError
 from pipeline.probe import probe_video
 from pipeline.sample import VideoSpec, make_video
 from pipeline.storage.s3 import S3Store
-from pipeline.submission import Layout
+from pipeline.layout import Layout
 from pipeline.unpack import unpack_archive
 from tests import archives
 
@@ -73,7 +73,9 @@ def test_probe_through_a_presigned_url(store, tmp_path, ffmpeg_available):
 
 def test_oversized_upload_is_judged_from_its_size_alone(store, rules, monkeypatch):
     from pipeline.models import parse_event
-    from pipeline.submission import Layout, SubmissionContext, unpack_object
+    from pipeline.layout import Layout
+    from pipeline.stages.context import SubmissionContext
+    from pipeline.stages.unpack import unpack_object
 
     small = rules.model_copy(update={"archive": rules.archive.model_copy(update={"max_bytes": 1000})})
     store.put_bytes("uploads/big.zip", archives.build_zip([("a.bin", bytes(range(256)) * 40)], compression=0))

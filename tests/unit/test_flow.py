@@ -11,7 +11,7 @@ import dramatiq
 import pytest
 
 from config.settings import Settings, get_settings
-from pipeline import submission
+from pipeline.stages import document as document_stage
 from pipeline.embedded import check_submission
 from pipeline.models import parse_event
 from pipeline.state.local import LocalState
@@ -109,12 +109,21 @@ def test_a_redelivered_part_gives_the_same_verdict_and_no_second_notice(actors, 
 
 
 def test_a_message_of_a_superseded_run_is_dropped(actors, deployment, tmp_path):
+    """A redelivered video part and verdict of the old run do nothing once a resubmission started a
+    newer one: the old run's video result, removed here, is not written again."""
+    from pipeline.layout import Layout
+
     event, old_run = submit(actors, deployment, tmp_path, "flow-stale")
     drain(actors.broker)
+    video = next(i for i, m in enumerate(stored_verdict(deployment, "flow-stale")["materials"]) if m["kind"] == "video")
+    result_key = Layout("flow-stale").part_result(old_run, Layout.part_name("video", video))
+    assert deployment.store.exists(result_key)
+    deployment.store.delete(result_key)
     new_run = deployment.accept_event(parse_event(event))       # a resubmission, not yet processed
-    actors.PART_ACTORS["video"].send("flow-stale", old_run, 0)
+    actors.PART_ACTORS["video"].send("flow-stale", old_run, video)
     actors.decide_verdict.send("flow-stale", old_run)
     drain(actors.broker)
+    assert not deployment.store.exists(result_key)
     assert stored_verdict(deployment, "flow-stale")["run_id"] == old_run
     assert [n["run_id"] for n in deployment.state.notices("flow-stale")] == [old_run, old_run]
     assert deployment.state.current_run("flow-stale") == new_run
@@ -124,7 +133,7 @@ def test_a_stage_that_breaks_gives_an_error_verdict_that_says_what_broke(actors,
     def broken(ctx, material):
         raise KeyError("form_fields")
 
-    monkeypatch.setattr(submission, "analyse_text", broken)
+    monkeypatch.setattr(document_stage, "analyse_text", broken)
     monkeypatch.setitem(actors.PART_ACTORS["document"].options, "min_backoff", 10)
     submit(actors, deployment, tmp_path, "flow-broken")
     drain(actors.broker)

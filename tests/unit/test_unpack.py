@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.storage import LocalStore
-from pipeline.submission import Layout
+from pipeline.layout import Layout
 from pipeline.unpack import decode_member_name, unpack_archive, unsafe_path_reason
 from tests import archives
 

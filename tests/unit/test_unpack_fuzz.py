@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from config.rules import load_rules
 from config.settings import DEFAULT_RULES
 from pipeline.storage import LocalStore
-from pipeline.submission import Layout
+from pipeline.layout import Layout
 from pipeline.unpack import unpack_archive
 from tests import archives
 

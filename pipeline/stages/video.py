@@ -1,0 +1,305 @@
+"""One video: its head (the probe, the format rules and what the budget lets the verdict path
+analyse), its typed jobs (the one pass of a short video; windows of a long one's picture, its
+sound, the subtitle search and the upscale estimate), and their merge: every measurement is
+gathered first, then the video is judged once.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import structlog
+
+from .. import cost, ffmpeg
+from .. import rules as rulebook
+from ..classify import WEAK_SOURCES
+from ..errors import PermanentError
+from ..findings import make_finding
+from ..models import (Finding, Material, PictureWindow, QcResult, Soundtrack, SubtitleReport, Upscale, VideoJobResult, VideoProbe,
+                      VideoReport, VideoScope, flagged_interlaced)
+from ..probe import blame_tool_failure, probe_video, tool_source
+from ..qc import Picture, analyse_sound, analyse_window, merge_windows, run_qc
+from ..ruleset import Rules
+from ..subtitles import detect_subtitles
+from ..upscale import estimate_native_size
+from .context import SubmissionContext, side_by_side
+
+log = structlog.get_logger("pipeline")
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One job of a video's analysis. Its `name` is what the run stores and the messages carry
+    ("whole", "window-3", "sound", "subtitles", "upscale"): stable across a deploy."""
+
+    kind: str                     # whole | window | sound | subtitles | upscale
+    index: int = 0                # the window's number
+
+    KINDS = ("whole", "window", "sound", "subtitles", "upscale")
+
+    @property
+    def name(self) -> str:
+        return f"window-{self.index}" if self.kind == "window" else self.kind
+
+    @classmethod
+    def parse(cls, name: str) -> "VideoJob":
+        """Raises:
+            ValueError: not a job's name."""
+        kind, _, index = name.partition("-")
+        if kind not in cls.KINDS or (kind == "window") != index.isdigit():
+            raise ValueError(f"no video job {name!r}")
+        return cls(kind, int(index) if index else 0)
+
+
+WHOLE = VideoJob("whole").name
+
+
+def analyse_video(ctx: SubmissionContext, material: Material, *, materials: list[Material] | None = None,
+                  budget_s: float | None = None) -> tuple[VideoReport, list[Finding]]:
+    """Probe one video, apply the format rules, then the QC pass and the subtitle search
+    (`materials`: the archive's members, for subtitle files beside it); bad video is a finding.
+    A long video's jobs run side by side here, as they do on separate workers. `budget_s`:
+    its share of the upload's CPU budget (the whole video budget when it is alone)."""
+    materials = materials or [material]
+    report, findings, jobs = start_video(ctx, material, budget_s)
+    if not jobs:
+        return report, findings
+    results = side_by_side(ctx, jobs, lambda own, job: run_video_job(own, material, report, job, materials))
+    return finish_video(ctx, material, report, findings, results, materials)
+
+
+def findings_stop(findings: list[Finding]) -> bool:
+    """The video cannot be decoded: no QC, no previews."""
+    return any(f.code == "VIDEO_UNREADABLE" for f in findings)
+
+
+def start_video(ctx: SubmissionContext, material: Material, budget_s: float | None = None) -> tuple[VideoReport, list[Finding], list[str]]:
+    """The probe, the format rules and what of the video the budget lets the verdict path
+    analyse: what every later job of the video needs, and those jobs (none for a video the
+    probe already found undecodable)."""
+    report = VideoReport(path=material.path, role=material.role, sha256=material.sha256)
+    try:
+        report.probe = probe_video(ctx.store, material.key, timeout_s=ctx.rules.video.probe_timeout_s)
+    except PermanentError as exc:
+        return report, [_unreadable(material, exc)], []
+    findings = rulebook.check_video(material.path, material.role, report.probe, ctx.rules,
+                                    role_inferred=material.role_source in WEAK_SOURCES)
+    if findings_stop(findings):
+        return report, findings, []
+    pool = ctx.rules.cost.verdict_cpu_s - ctx.rules.cost.documents_cpu_s
+    report.scope = cost.video_scope(report.probe, material.role, pool if budget_s is None else budget_s, ctx.rules)
+    if report.scope.limited:
+        findings.append(cost.limited_video(material.path, report.scope))
+    return report, findings, video_jobs(ctx.rules, report.probe, report.scope)
+
+
+def _scope(report: VideoReport) -> VideoScope:
+    return report.scope or cost.whole_scope(report.probe)
+
+
+def video_jobs(rules: Rules, probe: VideoProbe, scope: VideoScope | None = None) -> list[str]:
+    """How a video's analysis is cut: one job for a short video; for a long one (or one
+    analysed in part, with samples of its rest) a job per window of its picture, one for its
+    sound, one for the subtitle search and one for the upscale estimate, which workers take
+    side by side (the slowest verdicts scale with them)."""
+    windows = cost.analysis_windows(scope or cost.whole_scope(probe), rules.qc)
+    if not windows:
+        return [WHOLE]
+    # longest first (workers take them in this order): the subtitle search of a lesson costs
+    # more than a window, the sound and the upscale estimate less
+    jobs = [VideoJob("subtitles"), *(VideoJob("window", i) for i in range(len(windows))),
+            *([VideoJob("sound")] if probe.audio else []), VideoJob("upscale")]
+    return [job.name for job in jobs]
+
+
+def run_video_job(ctx: SubmissionContext, material: Material, report: VideoReport, job: str,
+                  materials: list[Material]) -> VideoJobResult:
+    """One job (by name) of the video the head (`report`: probe and scope) describes; a video
+    ffmpeg cannot decode is the result's error, an outage is raised.
+
+    Raises:
+        TransientError: the store failed ffmpeg's reads.
+        ValueError: `job` names no job.
+    """
+    typed = VideoJob.parse(job)
+    own = replace(ctx, timings={})
+    result = VideoJobResult(job=job)
+    probe, scope = report.probe, _scope(report)
+    try:
+        setattr(result, *_JOBS[typed.kind](own, material, probe, scope, typed, materials))
+    except PermanentError as exc:
+        result.error = {"code": exc.code, "reason": str(exc), "detail": exc.detail}
+    result.timings = own.timings
+    return result
+
+
+# job kind -> (the result's field, its measure)
+_JOBS = {
+    "whole": lambda ctx, material, probe, scope, job, materials: ("qc", quality_check(ctx, material, probe, scope)),
+    "window": lambda ctx, material, probe, scope, job, materials: ("window", picture_window(ctx, material, probe, scope, job.index)),
+    "sound": lambda ctx, material, probe, scope, job, materials: ("sound", soundtrack(ctx, material, probe, scope)),
+    "subtitles": lambda ctx, material, probe, scope, job, materials: (
+        "subtitles", find_subtitles(ctx, material, analysed(probe, scope), materials)),
+    # a boxed picture's estimate is dropped at the merge, when the QC has seen the bars
+    "upscale": lambda ctx, material, probe, scope, job, materials: ("upscale", native_size(ctx, material, analysed(probe, scope), None)),
+}
+
+
+def finish_video(ctx: SubmissionContext, material: Material, report: VideoReport, findings: list[Finding],
+                 results: list[VideoJobResult], materials: list[Material]) -> tuple[VideoReport, list[Finding]]:
+    """The jobs' measurements into the report, then the video judged once."""
+    for result in results:
+        for key, seconds in result.timings.items():
+            ctx.timings[key] = ctx.timings.get(key, 0.0) + seconds
+    broken = next((result.error for result in results if result.error is not None), None)
+    if broken is not None:
+        return report, findings + [_unreadable(material, PermanentError(broken["reason"], code=broken["code"], detail=broken["detail"]))]
+    measure_video(ctx, material, report, results, materials)
+    return report, findings + judge_video(ctx, material, report)
+
+
+def measure_video(ctx: SubmissionContext, material: Material, report: VideoReport, results: list[VideoJobResult],
+                  materials: list[Material]) -> None:
+    """QC, the native-size estimate and the subtitles into the report, from the jobs' results
+    (and what only the merged QC can tell: the estimate of a boxed picture is dropped)."""
+    jobs = {result.job: result for result in results}
+    probe, scope = report.probe, _scope(report)
+    seen = analysed(probe, scope)
+    if WHOLE in jobs:
+        report.qc = jobs[WHOLE].qc
+        report.qc.upscale = native_size(ctx, material, seen, report.qc)
+    else:
+        sound = jobs["sound"].sound if "sound" in jobs else None
+        report.qc = merge_windows([r.window for r in results if r.window is not None], sound, qc_picture(seen), ctx.rules.qc)
+        report.qc.upscale = jobs["upscale"].upscale if upscale_wanted(ctx.rules, probe, report.qc) else None
+    report.subtitles = jobs["subtitles"].subtitles if "subtitles" in jobs else find_subtitles(ctx, material, seen, materials)
+
+
+def judge_video(ctx: SubmissionContext, material: Material, report: VideoReport) -> list[Finding]:
+    """The rules on what was measured: picture and sound, then subtitles."""
+    return (rulebook.check_qc(material.path, report.qc, ctx.rules, report.probe)
+            + rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules))
+
+
+def find_subtitles(ctx: SubmissionContext, material: Material, probe: VideoProbe, materials: list[Material]) -> SubtitleReport:
+    """Embedded, sidecar or burned-in; a picture ffmpeg cannot sample is reported, never raised."""
+    demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
+    with ctx.timed("subtitles"), tool_source(ctx.store, material.key) as source:
+        try:
+            report, cpu_s = detect_subtitles(ctx.store, material, materials, probe, source, demuxer, ctx.rules.subtitles,
+                                             threads=ctx.ffmpeg_threads)
+        except ffmpeg.FFmpegError as exc:
+            blame_tool_failure(ctx.store, material.key, exc)
+            log.warning("subtitles_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-500:])
+            return SubtitleReport(kind="none", evidence={"error": "解码超时" if exc.timed_out else "画面无法抽帧"})
+    ctx.timings["subtitles_cpu"] = ctx.timings.get("subtitles_cpu", 0.0) + cpu_s
+    return report
+
+
+def _unreadable(material: Material, exc: PermanentError) -> Finding:
+    reason = exc.detail.get("reason") or str(exc)
+    return make_finding(exc.code or "VIDEO_UNREADABLE", material.path, reason=reason,
+                        **{k: v for k, v in exc.detail.items() if k != "reason"})
+
+
+def analysed(probe: VideoProbe, scope: VideoScope) -> VideoProbe:
+    """The probe as the sampling steps see a video analysed in part: only its analysed seconds."""
+    if scope.analysed_s >= (probe.duration_s or 0.0):
+        return probe
+    return probe.model_copy(update={"duration_s": scope.analysed_s})
+
+
+def qc_picture(probe: VideoProbe) -> Picture:
+    return Picture(duration_s=probe.duration_s or 0.0, fps=probe.fps, frame_size=(probe.width or 0, probe.height or 0),
+                   aspect=(probe.display_width or 16) / (probe.display_height or 9), field_order=probe.field_order)
+
+
+@contextmanager
+def decoded(ctx: SubmissionContext, material: Material, probe: VideoProbe, what: str):
+    """The source for ffmpeg, and its failure as a finding's error.
+
+    Raises:
+        PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
+        TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
+    """
+    if (probe.width or 0) * (probe.height or 0) > ctx.rules.video.max_decode_pixels:
+        raise PermanentError("frame too large to decode", code="VIDEO_UNREADABLE",
+                             detail={"reason": f"画面尺寸{probe.width}x{probe.height}过大，无法解码"})
+    with tool_source(ctx.store, material.key) as source:
+        try:
+            yield source, ffmpeg.DEMUXERS.get(probe.container or "")
+        except ffmpeg.FFmpegError as exc:
+            log.warning(f"{what}_failed", path=material.path, returncode=exc.returncode, timed_out=exc.timed_out,
+                        cmd=ffmpeg.redact(exc.cmd)[-12:], stderr_tail=exc.stderr_tail[-800:])
+            blame_tool_failure(ctx.store, material.key, exc)
+            reason = "解码超时" if exc.timed_out else "视频数据无法解码"
+            raise PermanentError(f"{what} failed: {exc}", code="VIDEO_UNREADABLE", detail={"reason": reason}) from exc
+
+
+def _add_cpu(ctx: SubmissionContext, cpu_s: float) -> None:
+    ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
+
+
+def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> QcResult:
+    """The one-pass QC of a probed video, over its analysed part.
+
+    Raises:
+        PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
+        TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
+    """
+    picture = qc_picture(analysed(probe, scope))
+    with decoded(ctx, material, probe, "qc") as (source, demuxer):
+        qc, cpu_s = run_qc(source, demuxer, duration_s=picture.duration_s, fps=picture.fps, has_audio=bool(probe.audio),
+                           rules=ctx.rules.qc, aspect=picture.aspect, frame_size=picture.frame_size,
+                           field_order=picture.field_order, threads=ctx.ffmpeg_threads, partial=scope.limited)
+    _add_cpu(ctx, cpu_s)
+    return qc
+
+
+def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope, index: int) -> PictureWindow:
+    """Window `index` of a long video's picture, or of the samples of its rest (raises as `quality_check` does)."""
+    windows = cost.analysis_windows(scope, ctx.rules.qc)
+    if not 0 <= index < len(windows):
+        raise ValueError(f"no window {index} of {len(windows)}")
+    with decoded(ctx, material, probe, "qc_window") as (source, demuxer):
+        window, cpu_s = analyse_window(source, demuxer, windows[index], qc_picture(probe), ctx.rules.qc, first=index == 0,
+                                       threads=ctx.ffmpeg_threads or 1)
+    _add_cpu(ctx, cpu_s)
+    return window
+
+
+def soundtrack(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> Soundtrack:
+    """The sound of a long video in one pass, over its analysed part (raises as `quality_check` does)."""
+    with decoded(ctx, material, probe, "qc_sound") as (source, demuxer):
+        sound, cpu_s = analyse_sound(source, demuxer, scope.analysed_s, ctx.rules.qc, threads=ctx.ffmpeg_threads or 1,
+                                     partial=scope.limited)
+    _add_cpu(ctx, cpu_s)
+    return sound
+
+
+def upscale_wanted(rules: Rules, probe: VideoProbe, qc: QcResult | None) -> bool:
+    """Only a picture that claims 1080 lines; interlaced pictures are left alone (their fields
+    are not a picture's lines), and so are boxed ones (the bars are their finding, and their
+    edges are no picture detail). Without the QC yet, only what the probe tells."""
+    if (probe.height or 0) < rules.upscale.min_height or flagged_interlaced(probe.field_order):
+        return False
+    return qc is None or qc.active is None or qc.active.area_share >= rules.qc.bars_max_area_share
+
+
+def native_size(ctx: SubmissionContext, material: Material, probe: VideoProbe, qc: QcResult | None) -> Upscale | None:
+    """The upscale estimate, where `upscale_wanted`. Evidence only: a failure is logged, never raised."""
+    rules = ctx.rules.upscale
+    if not upscale_wanted(ctx.rules, probe, qc):
+        return None
+    with ctx.timed("upscale"), tool_source(ctx.store, material.key) as source:
+        try:
+            estimate, cpu_s = estimate_native_size(source, ffmpeg.DEMUXERS.get(probe.container or ""), width=probe.width,
+                                                   height=probe.height, duration_s=probe.duration_s or 0.0, rules=rules,
+                                                   threads=ctx.ffmpeg_threads or 1)
+        except ffmpeg.FFmpegError as exc:
+            blame_tool_failure(ctx.store, material.key, exc)
+            log.warning("upscale_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-300:])
+            return None
+    ctx.timings["upscale_cpu"] = ctx.timings.get("upscale_cpu", 0.0) + cpu_s
+    return estimate
