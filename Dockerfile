@@ -2,7 +2,7 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg fonts-noto-cjk antiword libgl1 libglib2.0-0 \
+ && apt-get install -y --no-install-recommends ffmpeg libchromaprint-tools fonts-noto-cjk antiword libgl1 libglib2.0-0 \
     libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui \
  && rm -rf /var/lib/apt/lists/*
 

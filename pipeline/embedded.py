@@ -46,7 +46,7 @@ def check_submission(event: UploadEvent, archive: Path, out_dir: Path, rules: Ru
         bound.info("unpack_done", stage=stage, members=len(unpacked.materials), findings=len(unpacked.findings))
         for part in plan.parts_of(unpacked, event, rules):
             stage = plan.KINDS[part.kind].stage
-            progress(stage, unpacked.materials[part.index].path if part.kind != "main_work" else inputs.main_work.name)
+            progress(stage, plan.part_label(part, unpacked, inputs))
             results.append(run_part(ctx, part, unpacked, inputs, bound))
         stage = plan.VERDICT_STAGE
         verdict = plan.decide(ctx, unpacked, results)

@@ -116,11 +116,11 @@ FINDINGS: dict[str, FindingKind] = {
                              "materials"),
     "DUPLICATION_HIGH": FindingKind("fail", "案例介绍{file}的重复率为{rate_pct:.1f}%，须低于{limit_pct:.0f}%。",
                              "duplication"),
-    "TOPIC_IN_MULTIPLE_PROJECTS": FindingKind("fail", "作者{author}的同一课题《{title}》已在{other_project}项目中提交（{other_submission}），同一课题不得重复参加。",
+    "TOPIC_IN_MULTIPLE_PROJECTS": FindingKind("fail", "作者{author}的{what_text}已在{other_project}项目中提交（{other_submission}），同一课题不得重复参加。",
                              "topic"),
-    "VIDEO_REUSED": FindingKind("warn", "视频{file}有{share_pct:.0f}%的画面或声音与作品{other_submission}的视频相同（本片{ranges_text}），请审核是否为他人素材。",
+    "VIDEO_REUSED": FindingKind("warn", "视频{file}的{ranges_text}（占{share_pct:.0f}%）与作品{other_submission}中“{other_path}”的{source_text}{what_text}相同，请审核是否使用了他人素材。",
                              "fraud"),
-    "PICTURE_REUSED": FindingKind("info", "图片{file}与作品{other_submission}中的图片相同或高度相似（{other_path}），请审核。",
+    "PICTURE_REUSED": FindingKind("info", "{file}{inside_text}{count_text}与作品{other_submission}中的图片“{other_path}”相同或高度相似，请审核是否使用了他人素材。",
                              "fraud"),
 }
 

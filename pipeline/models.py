@@ -306,6 +306,34 @@ class VideoScope(BaseModel):
         return round(self.cpu_per_s * (self.analysed_s + sum(b - a for a, b in self.samples)), 1)
 
 
+class ReuseMatch(BaseModel):
+    """A stretch of this video whose pictures and/or sound agree with another submission's."""
+
+    submission_id: str
+    path: str                                   # the other submission's video
+    by: list[str]                               # "picture", "sound"
+    query: tuple[float, float]                  # seconds in this video
+    source: tuple[float, float]                 # seconds in the other one
+    query_share: float                          # of this video's duration
+    source_share: float
+    matched: int                                # frames (pictures) or one-second windows (sound) that agree
+    speed: float = 1.0
+    distinct: int = 0                           # of the matched frames, how many show something new
+    same_author: bool = False
+    other_project: str | None = None
+    source_media: str | None = None             # "<submission>/<sha256[:16]>": where its storyboard lies
+    source_duration_s: float | None = None
+
+
+class ReuseReport(BaseModel):
+    """The video's fingerprint, in numbers, and what it matched."""
+
+    frames: int = 0
+    sound_items: int = 0
+    duration_s: float = 0.0                     # the part fingerprinted (the analysed part of a long video)
+    matches: list[ReuseMatch] = Field(default_factory=list)
+
+
 class VideoReport(BaseModel):
     path: str
     role: str | None = None
@@ -317,6 +345,7 @@ class VideoReport(BaseModel):
     renditions: dict[str, str] = Field(default_factory=dict)
     thumbnails: dict[str, str] = Field(default_factory=dict)
     media_error: str | None = None        # why the previews could not be made, when they could not
+    reuse: ReuseReport | None = None      # footage or sound shared with another submission (VIDEO_REUSED)
 
 
 
@@ -331,6 +360,7 @@ class VideoJobResult(BaseModel):
     sound: Soundtrack | None = None
     subtitles: SubtitleReport | None = None
     upscale: Upscale | None = None
+    fingerprint: dict | None = None    # its part of the reuse fingerprint (pipeline/reuse.py): frames and/or sound
     error: dict | None = None          # the video could not be decoded: a PermanentError's code, reason and detail
     timings: dict[str, float] = Field(default_factory=dict)
 

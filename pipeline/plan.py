@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import cost, media
 from . import rules as rulebook
 from .stages import document as document_stage
+from .stages import pictures as pictures_stage
 from .stages import unpack as unpack_stage
 from .stages import video as video_stage
 from .classify import analysed_members
@@ -116,6 +117,7 @@ class PartKind:
     select: Callable[[list[Material], UploadEvent, Rules], list[int]]
     run: PartRunner | None = None      # a part run in one piece ...
     fans_out: FanOut | None = None     # ... or in jobs
+    of_archive: bool = False           # the part looks at the whole archive (its index is 0), not one member
 
 
 class VideoHead(BaseModel):
@@ -174,6 +176,10 @@ def _main_work_part(ctx: SubmissionContext, index: int, materials: list[Material
     return {"main_sha256": digest, "findings": findings}
 
 
+def _pictures_part(ctx: SubmissionContext, index: int, materials: list[Material], inputs: Inputs) -> dict[str, Any]:
+    return {"findings": pictures_stage.reused_pictures(ctx, materials)}
+
+
 PART_KINDS: tuple[PartKind, ...] = (
     PartKind("video", "video", "analyse_video_part", "probe",
              lambda materials, event, rules: analysed_members(materials, rules)[0],
@@ -182,6 +188,10 @@ PART_KINDS: tuple[PartKind, ...] = (
              lambda materials, event, rules: analysed_members(materials, rules)[1], run=_document_part),
     PartKind("main_work", "main_work", "hash_main_work", "main_work",
              lambda materials, event, rules: [0] if event.main_work is not None else [], run=_main_work_part),
+    # one part for all the archive's pictures: they are matched against the activity, bounded per archive
+    PartKind("pictures", "pictures", "match_pictures", "pictures",
+             lambda materials, event, rules: [0] if pictures_stage.picture_members(materials) else [], run=_pictures_part,
+             of_archive=True),
 )
 KINDS = {kind.kind: kind for kind in PART_KINDS}
 UNPACK_STAGE, VERDICT_STAGE = "unpack", "verdict"
@@ -205,6 +215,13 @@ def parts_of(unpacked: Unpacked, event: UploadEvent, rules: Rules) -> list[PartS
     """The parts a run waits for, in the order their findings go into the verdict."""
     return [PartSpec(kind=kind.kind, index=index) for kind in PART_KINDS
             for index in kind.select(unpacked.materials, event, rules)]
+
+
+def part_label(part: PartSpec, unpacked: Unpacked, inputs: Inputs) -> str:
+    """What a part works on, for progress lines: a member's path, the main work's or the archive's name."""
+    if part.kind == "main_work" and inputs.main_work is not None:
+        return inputs.main_work.name
+    return inputs.archive.name if KINDS[part.kind].of_archive else unpacked.materials[part.index].path
 
 
 def run_part(ctx: SubmissionContext, part: PartSpec, unpacked: Unpacked, inputs: Inputs) -> PartResult:
@@ -266,7 +283,7 @@ def decide(ctx: SubmissionContext, unpacked: Unpacked | None, results: Iterable[
         if result.document is not None:
             documents.append(result.document)
     if error is None:
-        findings += document_stage.topic_findings(ctx)
+        findings += document_stage.topic_findings(ctx, videos)
     ctx.timings.update(timings)
     return build_verdict(ctx.event, rules_version=ctx.rules.rules_version, findings=findings, materials=unpacked.materials,
                          videos=videos, documents=documents, timings=ctx.timings, error=error, run_id=run_id)

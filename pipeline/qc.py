@@ -31,6 +31,7 @@ from pathlib import Path
 from .ruleset import QcRules
 
 from . import ffmpeg
+from .reuse import frames_filter, sound_filter
 from .models import ActivePicture, Interlace, Loudness, PictureWindow, QcResult, Segment, Soundtrack
 
 _BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)")
@@ -54,21 +55,47 @@ MAX_TRF_FRAMES = 400_000
 MAX_WINDOWS = 64
 
 
+@dataclass(frozen=True)
+class Taps:
+    """Where the pass also writes what the reuse fingerprint reads (pipeline/reuse.py): small
+    pictures a second and the sound as 11,025 Hz mono PCM. They ride on the decode the QC does."""
+
+    frames: Path | None = None
+    pcm: Path | None = None
+
+
+def _frame_outputs(taps: Taps | None) -> list[str]:
+    return ["-map", "[frames]", "-f", "rawvideo", "-pix_fmt", "gray", str(taps.frames)] if taps and taps.frames else []
+
+
+def _pcm_outputs(taps: Taps | None) -> list[str]:
+    return ["-map", "[pcm]", "-f", "s16le", str(taps.pcm)] if taps and taps.pcm else []
+
+
+def _tapped_sound(chain: str, taps: Taps | None) -> str:
+    """The sound's filters ending in [a], and its PCM branch ending in [pcm] when tapped."""
+    if taps is None or taps.pcm is None:
+        return f"[0:a:0]{chain}[a]"
+    return f"[0:a:0]asplit=2[sq][sp];[sq]{chain}[a];[sp]{sound_filter()}[pcm]"
+
+
 def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, peaks_path: Path,
-               threads: int = 0, picture_and_sound: bool = True, length_s: float | None = None) -> list[str]:
+               threads: int = 0, picture_and_sound: bool = True, length_s: float | None = None, taps: Taps | None = None) -> list[str]:
     """The single-pass QC command line (pure: no ffmpeg is run here). Without
     `picture_and_sound` (bars, fields, loudness, clipping) it is the earlier pass, the
-    benchmark's baseline. `length_s`: only the first seconds are read (a video analysed in part)."""
+    benchmark's baseline. `length_s`: only the first seconds are read (a video analysed in part);
+    `taps`: what the pass also writes for the reuse fingerprint."""
     if picture_and_sound:
-        graph, sound = _picture_graph(rules, trf_path, with_fields=True), _sound_filters(rules, peaks_path)
+        graph, sound = _picture_graph(rules, trf_path, with_fields=True, frames=bool(taps and taps.frames)), _sound_filters(rules, peaks_path)
     else:
         graph, sound = f"[0:V:0]{_scaled(rules)},{_detectors(rules, trf_path)}", _silence(rules)
     maps = ["-map", "[v]"]
     if has_audio:
-        graph += f";[0:a:0]{sound}[a]"
+        graph += ";" + _tapped_sound(sound, taps)
         maps += ["-map", "[a]"]
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
-            *_length(length_s), *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-"]
+            *_length(length_s), *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-",
+            *_frame_outputs(taps), *(_pcm_outputs(taps) if has_audio else [])]
 
 
 def _length(length_s: float | None) -> list[str]:
@@ -87,14 +114,16 @@ def _detectors(rules: QcRules, trf_path: Path) -> str:
             f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
 
 
-def _picture_graph(rules: QcRules, trf_path: Path, *, with_fields: bool) -> str:
+def _picture_graph(rules: QcRules, trf_path: Path, *, with_fields: bool, frames: bool = False) -> str:
     """The picture's filters: idet on the first full-size frames (`with_fields`), cropdetect
-    once a second and the detectors on the scaled picture."""
+    once a second and the detectors on the scaled picture; with `frames`, the small pictures
+    of the reuse fingerprint too (ending in [frames])."""
     fields = f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;" if with_fields else ""
+    tap = f";[fp]{frames_filter()}[frames]" if frames else ""
     return (f"[0:V:0]split={2 if with_fields else 1}[full]{'[fields]' if with_fields else ''};{fields}"
-            f"[full]{_scaled(rules)},split=2[picture][crop];"
+            f"[full]{_scaled(rules)},split={3 if frames else 2}[picture][crop]{'[fp]' if frames else ''};"
             f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
-            f"[picture]{_detectors(rules, trf_path)}")
+            f"[picture]{_detectors(rules, trf_path)}{tap}")
 
 
 def _silence(rules: QcRules) -> str:
@@ -333,7 +362,7 @@ def _timeout(duration_s: float, rules: QcRules) -> float:
 
 def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | None, has_audio: bool, rules: QcRules,
            aspect: float = 16 / 9, frame_size: tuple[int, int] | None = None, field_order: str | None = None,
-           work_dir: Path | None = None, threads: int = 0, partial: bool = False) -> tuple[QcResult, float]:
+           work_dir: Path | None = None, threads: int = 0, partial: bool = False, taps: Taps | None = None) -> tuple[QcResult, float]:
     """Run the QC pass on a video the probe has already accepted.
 
     Args:
@@ -352,7 +381,7 @@ def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | 
     with _scratch(work_dir) as tmp:
         trf, peaks = tmp / "motion.trf", tmp / "peaks.txt"
         cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, peaks_path=peaks, threads=threads,
-                         length_s=duration_s if partial else None)
+                         length_s=duration_s if partial else None, taps=taps)
         result = ffmpeg.run(cmd, timeout_s=_timeout(duration_s * picture.load, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, silent, errors = parse_events(lines, duration_s)
@@ -387,20 +416,21 @@ def plan_windows(duration_s: float, rules: QcRules) -> list[tuple[float, float]]
 
 
 def picture_command(source: str, demuxer: str | None, rules: QcRules, *, start: float, length: float, trf_path: Path,
-                    with_fields: bool, threads: int = 1) -> list[str]:
+                    with_fields: bool, threads: int = 1, taps: Taps | None = None) -> list[str]:
     """The picture half of the one pass over [start, start + length): the same filters; the
     seek is exact (frames before `start` are decoded and dropped), so times are offset by `start`."""
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
             "-ss", f"{start:.3f}", "-t", f"{length:.3f}", *ffmpeg.input_args(source, demuxer),
-            "-filter_complex", _picture_graph(rules, trf_path, with_fields=with_fields), "-map", "[v]", "-an", "-f", "null", "-"]
+            "-filter_complex", _picture_graph(rules, trf_path, with_fields=with_fields, frames=bool(taps and taps.frames)),
+            "-map", "[v]", "-an", "-f", "null", "-", *_frame_outputs(taps)]
 
 
 def sound_command(source: str, demuxer: str | None, rules: QcRules, *, peaks_path: Path, threads: int = 1,
-                  length_s: float | None = None) -> list[str]:
+                  length_s: float | None = None, taps: Taps | None = None) -> list[str]:
     """The sound half of the one pass, over the whole soundtrack (or its first `length_s`), the picture not decoded."""
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
             *_length(length_s), *ffmpeg.input_args(source, demuxer), "-vn", "-sn", "-dn", "-filter_complex",
-            f"[0:a:0]{_sound_filters(rules, peaks_path)}[a]", "-map", "[a]", "-f", "null", "-"]
+            _tapped_sound(_sound_filters(rules, peaks_path), taps), "-map", "[a]", "-f", "null", "-", *_pcm_outputs(taps)]
 
 
 def _shifted(stretches: list[Segment], offset: float) -> list[Segment]:
@@ -408,7 +438,7 @@ def _shifted(stretches: list[Segment], offset: float) -> list[Segment]:
 
 
 def analyse_window(source: str, demuxer: str | None, window: tuple[float, float], picture: Picture, rules: QcRules, *,
-                   first: bool, work_dir: Path | None = None, threads: int = 1) -> tuple[PictureWindow, float]:
+                   first: bool, work_dir: Path | None = None, threads: int = 1, taps: Taps | None = None) -> tuple[PictureWindow, float]:
     """One window of a long video's picture. Returns it and ffmpeg's CPU seconds.
 
     Raises:
@@ -421,7 +451,8 @@ def analyse_window(source: str, demuxer: str | None, window: tuple[float, float]
     length = min(reach, picture.duration_s) - start
     with _scratch(work_dir) as tmp:
         trf = tmp / "motion.trf"
-        cmd = picture_command(source, demuxer, rules, start=start, length=length, trf_path=trf, with_fields=first, threads=threads)
+        cmd = picture_command(source, demuxer, rules, start=start, length=length, trf_path=trf, with_fields=first, threads=threads,
+                              taps=taps)
         result = ffmpeg.run(cmd, timeout_s=_timeout(length * picture.load, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, _silent, errors = parse_events(lines, length)
@@ -432,7 +463,7 @@ def analyse_window(source: str, demuxer: str | None, window: tuple[float, float]
 
 
 def analyse_sound(source: str, demuxer: str | None, duration_s: float, rules: QcRules, *, work_dir: Path | None = None,
-                  threads: int = 1, partial: bool = False) -> tuple[Soundtrack, float]:
+                  threads: int = 1, partial: bool = False, taps: Taps | None = None) -> tuple[Soundtrack, float]:
     """The whole soundtrack of a long video (its first `duration_s` when `partial`). Returns it
     and ffmpeg's CPU seconds.
 
@@ -442,7 +473,7 @@ def analyse_sound(source: str, demuxer: str | None, duration_s: float, rules: Qc
     with _scratch(work_dir) as tmp:
         peaks = tmp / "peaks.txt"
         result = ffmpeg.run(sound_command(source, demuxer, rules, peaks_path=peaks, threads=threads,
-                                          length_s=duration_s if partial else None),
+                                          length_s=duration_s if partial else None, taps=taps),
                             timeout_s=_timeout(duration_s, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         _black, _frozen, silent, errors = parse_events(lines, duration_s)

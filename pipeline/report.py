@@ -138,6 +138,41 @@ def _duplication_rows(document) -> list[tuple[str, str]]:
     return rows
 
 
+def _tile(sprite: str | None, duration_s: float | None, at_s: float) -> dict | None:
+    """The storyboard tile showing second `at_s` (the sprite's grid as pipeline/thumbnails.py makes it)."""
+    from .thumbnails import StoryboardSpec
+
+    if not sprite or not duration_s:
+        return None
+    spec = StoryboardSpec.for_duration(duration_s)
+    index = min(spec.tiles - 1, max(0, int(at_s / (duration_s / spec.tiles))))
+    return {"src": sprite, "x": (index % spec.columns) * spec.tile_width, "y": (index // spec.columns) * spec.tile_height,
+            "w": spec.tile_width, "h": spec.tile_height}
+
+
+def _reuse_rows(v, storyboard: str | None, asset_prefix: str, embedded: bool) -> list[dict]:
+    """Each stretch shared with another submission: both ranges, with a storyboard tile of each
+    (the other's only where both submissions' keys share one root: the workers' bucket)."""
+    from .layout import Layout
+
+    rows = []
+    for m in (v.reuse.matches if v.reuse else []):
+        other = None
+        if m.source_media and not embedded:
+            sid, sha = m.source_media.split("/", 1)
+            other = asset_prefix + Layout(sid).thumbnail(sha, "storyboard.jpg")
+        what = "、".join({"picture": "画面", "sound": "声音"}.get(b, b) for b in m.by)
+        rows.append({"submission_id": m.submission_id, "path": m.path, "what": what,
+                     "query": f"{format_duration(m.query[0])}至{format_duration(m.query[1])}",
+                     "source": f"{format_duration(m.source[0])}至{format_duration(m.source[1])}",
+                     "shares": f"本片{m.query_share * 100:.0f}%，对方{m.source_share * 100:.0f}%",
+                     "author": "同一作者" + (f"（{m.other_project}项目）" if m.other_project else "") if m.same_author else "",
+                     "report": f"{asset_prefix}reports/{m.submission_id}.html" if not embedded else None,
+                     "query_tile": _tile(storyboard, v.reuse.duration_s or (v.probe.duration_s if v.probe else None), m.query[0]),
+                     "source_tile": _tile(other, m.source_duration_s, m.source[0])})
+    return rows
+
+
 def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict[str, Any]:
     """What the template shows, already in words; `asset_prefix` leads from the page to the keys."""
     event = verdict.event or {}
@@ -153,7 +188,8 @@ def page_context(verdict: Verdict, rules: Rules, asset_prefix: str = "") -> dict
             return asset_prefix + key if key else None
         videos.append({"path": v.path, "role": rules.role_label(v.role), "rendition": asset(v.renditions.get("720p")),
                        "poster": asset(v.thumbnails.get("poster.jpg")), "storyboard": asset(v.thumbnails.get("storyboard.jpg")),
-                       "probe": _probe_rows(v.probe), "qc": _qc_rows(v)})
+                       "probe": _probe_rows(v.probe), "qc": _qc_rows(v),
+                       "reuse": _reuse_rows(v, asset(v.thumbnails.get("storyboard.jpg")), asset_prefix, asset_prefix == "")})
     documents = []
     for d in verdict.documents:
         documents.append({"path": d.path, "role": rules.role_label(d.role), "text_length": d.text_length,

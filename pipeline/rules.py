@@ -195,3 +195,18 @@ def check_main_work(main_sha256: str | None, main_name: str, materials: list[Mat
     return [make_finding("MAIN_WORK_MISMATCH", main_name, sha256=main_sha256, member=member.path, member_role=member.role,
                          reason=f"与压缩包中的“{member.path}”（{rules.role_label(member.role)}）相同，"
                                 f"而本项目的主作品应为{rules.role_label(main_role)}")]
+
+
+def check_reuse(path: str, report) -> list[Finding]:
+    """VIDEO_REUSED: a stretch of the video agrees with another submission's footage or sound;
+    one finding per video, naming the largest match (the earliest source among equals) and the others."""
+    if report is None or not report.matches:
+        return []
+    match, others = report.matches[0], report.matches[1:]
+    ranges = f"{format_duration(match.query[0])}至{format_duration(match.query[1])}"
+    what = "、".join({"picture": "画面", "sound": "声音"}[b] for b in match.by)
+    return [make_finding("VIDEO_REUSED", path, other_submission=match.submission_id, other_path=match.path, by=match.by,
+                         query=list(match.query), source=list(match.source), share_pct=match.query_share * 100,
+                         source_share_pct=match.source_share * 100, matched=match.matched, speed=match.speed,
+                         also=[m.submission_id for m in others], ranges_text=ranges, what_text=what,
+                         source_text=f"{format_duration(match.source[0])}至{format_duration(match.source[1])}")]

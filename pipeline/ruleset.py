@@ -220,6 +220,31 @@ class CostRules(_Frozen):
     documents: DocumentBounds
 
 
+class ReuseRules(_Frozen):
+    """The same footage, sound or photos in two submissions (pipeline/reuse.py)."""
+
+    min_quality: int                 # PDQ quality under this: a flat frame, never compared
+    max_distance: int                # bits between two frames of one picture (re-encoded, resized, padded)
+    index_distance: int              # a frame this close to the last indexed one is not indexed again
+    distinct_distance: int           # a matched frame this far from the last new one shows something new
+    min_distinct: int                # ... and a stretch needs this many (a still slide template is one)
+    min_stretch_s: float             # a match is a stretch this long, never a frame
+    min_matched_share: float         # of the stretch's sampled frames that agree
+    max_gap_s: float
+    sound_max_bits: int              # Chromaprint items this close agree
+    sound_min_share: float           # a one-second window agrees when this share of its items do
+    sound_min_windows_share: float   # ... and a sound stretch needs this share of its seconds agreeing
+    common_min_submissions: int      # a frame this many other submissions share is common (a bumper, opening screens)
+    max_candidates: int
+    max_holders: int
+    topic_min_share: float           # the same author's footage covering this share of both videos, in another project: same topic
+    fpcalc_timeout_s: float
+    pictures_per_archive: int        # photos and pictures inside documents fingerprinted per archive
+    picture_min_side: int            # smaller pictures are icons and logos, not evidence
+    picture_max_distance: int
+    picture_timeout_s: float
+
+
 class TopicRules(_Frozen):
     title_similarity: float
 
@@ -270,6 +295,7 @@ class Rules(_Frozen):
     subtitles: SubtitleRules
     duplication: DuplicationRules
     cost: CostRules
+    reuse: ReuseRules
     topics: TopicRules
     project_labels: dict[str, str]
     applicant_type_labels: dict[str, str]

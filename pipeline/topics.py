@@ -33,21 +33,37 @@ def similar(a: str, b: str) -> float:
 
 
 def check_topics(submission_id: str, project: str, title: str | None, authors: list[str], state: ActivityState,
-                 threshold: float) -> list[Finding]:
-    """Compare with the register, then (re)register this submission's entries."""
+                 threshold: float, *, shared: dict[str, float] | None = None, min_share: float = 1.0,
+                 labels: dict[str, str] | None = None) -> list[Finding]:
+    """Compare with the register, then (re)register this submission's entries.
+
+    Two kinds of evidence that an author entered one topic in two projects: a near-same title
+    (certain: `fail`), and the same footage (`shared`: other submission -> the share of both
+    videos their common stretch covers, from VIDEO_REUSED) over `min_share` of both (strong, but
+    a teacher may film one lesson for two purposes: `warn`, for the reviewer to decide). Both
+    together are one `fail` naming both."""
     normal = normalise_title(title or "")
     names = sorted({normalise_name(a) for a in authors if normalise_name(a)})
-    findings = []
-    if normal:
-        for author in names:
-            for entry in state.topics_of(author):
-                if entry.submission_id == submission_id or entry.project == project:
-                    continue
-                score = similar(normal, entry.title)
-                if score >= threshold:
-                    findings.append(make_finding("TOPIC_IN_MULTIPLE_PROJECTS", None, author=author, title=title,
-                                                 other_submission=entry.submission_id, other_project_code=entry.project,
-                                                 other_project=PROJECT_LABELS.get(entry.project, entry.project),
-                                                 similarity=round(score, 3)))
+    labels = labels or PROJECT_LABELS
+    shared = shared or {}
+    findings, named = [], set()
+    for author in names:
+        for entry in state.topics_of(author):
+            if entry.submission_id == submission_id or entry.project == project or (author, entry.submission_id) in named:
+                continue
+            score = similar(normal, entry.title) if normal else 0.0
+            footage = shared.get(entry.submission_id, 0.0)
+            by = [*(["title"] if score >= threshold else []), *(["footage"] if footage >= min_share else [])]
+            if not by:
+                continue
+            named.add((author, entry.submission_id))
+            what = f"同一课题《{title}》" if "title" in by else "同一视频素材"
+            if "footage" in by:
+                what += f"（两件作品的视频有{footage * 100:.0f}%以上的画面或声音相同）"
+            findings.append(make_finding("TOPIC_IN_MULTIPLE_PROJECTS", None, severity=None if "title" in by else "warn",
+                                         author=author, title=title, other_submission=entry.submission_id,
+                                         other_project_code=entry.project, other_project=labels.get(entry.project, entry.project),
+                                         similarity=round(score, 3), by=by, footage_share=round(footage, 3) if footage else None,
+                                         what_text=what))
     state.register_topics(submission_id, [TopicEntry(submission_id, project, author, normal) for author in names] if normal else [])
     return findings

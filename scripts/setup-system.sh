@@ -9,6 +9,7 @@ declare -A wanted=(
   [zip]=zip
   [7z]=p7zip-full
   [antiword]=antiword
+  [fpcalc]=libchromaprint-tools
   [chromium]=chromium
   [npm]=npm
 )

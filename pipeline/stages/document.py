@@ -7,8 +7,8 @@ import time
 from ..documents import analyse_document
 from ..duplication import duplication_rate
 from ..findings import make_finding
-from ..models import DocumentReport, Finding, Material
-from ..topics import check_topics
+from ..models import DocumentReport, Finding, Material, VideoReport
+from ..topics import check_topics, normalise_name
 from .context import SubmissionContext
 from .form import read_registration_form
 
@@ -39,9 +39,23 @@ def analyse_text(ctx: SubmissionContext, material: Material) -> tuple[DocumentRe
     return report, findings
 
 
-def topic_findings(ctx: SubmissionContext) -> list[Finding]:
-    """同一课题不得重复参加: compare with the activity's register, then register this run."""
+def topic_findings(ctx: SubmissionContext, videos: list[VideoReport] = ()) -> list[Finding]:
+    """同一课题不得重复参加: compare with the activity's register (titles, and the footage this
+    submission's videos share with others: VIDEO_REUSED's matches), then register this run.
+    A match whose other submission is one of this author's is marked so in the verdict."""
     if ctx.activity is None:
         return []
+    rules = ctx.rules
+    authors = [normalise_name(a.name) for a in ctx.event.authors]
+    mine = {entry.submission_id: entry.project for author in authors if author for entry in ctx.activity.topics_of(author)}
+    shared: dict[str, float] = {}
+    for video in videos:
+        for match in (video.reuse.matches if video.reuse else []):
+            if match.submission_id in mine:
+                match.same_author = True
+                match.other_project = mine[match.submission_id]
+                share = min(match.query_share, match.source_share)
+                shared[match.submission_id] = max(shared.get(match.submission_id, 0.0), share)
     return check_topics(ctx.event.submission_id, ctx.project, ctx.event.title, [a.name for a in ctx.event.authors],
-                        ctx.activity, ctx.rules.topics.title_similarity)
+                        ctx.activity, rules.topics.title_similarity, shared=shared, min_share=rules.reuse.topic_min_share,
+                        labels=rules.project_labels)

@@ -6,20 +6,25 @@ gathered first, then the video is judged once.
 
 from __future__ import annotations
 
+import resource
+import shutil
+import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import structlog
 
-from .. import cost, ffmpeg
+from .. import cost, ffmpeg, reuse
 from .. import rules as rulebook
 from ..classify import WEAK_SOURCES
-from ..errors import PermanentError
+from ..errors import PermanentError, ToolError
 from ..findings import make_finding
-from ..models import (Finding, Material, PictureWindow, QcResult, Soundtrack, SubtitleReport, Upscale, VideoJobResult, VideoProbe,
+from ..models import (Finding, Material, QcResult, ReuseMatch, ReuseReport, SubtitleReport, Upscale, VideoJobResult, VideoProbe,
                       VideoReport, VideoScope, flagged_interlaced)
 from ..probe import blame_tool_failure, probe_video, tool_source
-from ..qc import Picture, analyse_sound, analyse_window, merge_windows, run_qc
+from ..qc import Picture, Taps, analyse_sound, analyse_window, merge_windows, run_qc
 from ..ruleset import Rules
 from ..subtitles import detect_subtitles
 from ..upscale import estimate_native_size
@@ -127,22 +132,23 @@ def run_video_job(ctx: SubmissionContext, material: Material, report: VideoRepor
     result = VideoJobResult(job=job)
     probe, scope = report.probe, _scope(report)
     try:
-        setattr(result, *_JOBS[typed.kind](own, material, probe, scope, typed, materials))
+        for name, value in _JOBS[typed.kind](own, material, probe, scope, typed, materials).items():
+            setattr(result, name, value)
     except PermanentError as exc:
         result.error = {"code": exc.code, "reason": str(exc), "detail": exc.detail}
     result.timings = own.timings
     return result
 
 
-# job kind -> (the result's field, its measure)
+# job kind -> the result's fields it measures (the QC jobs also give their part of the reuse fingerprint)
 _JOBS = {
-    "whole": lambda ctx, material, probe, scope, job, materials: ("qc", quality_check(ctx, material, probe, scope)),
-    "window": lambda ctx, material, probe, scope, job, materials: ("window", picture_window(ctx, material, probe, scope, job.index)),
-    "sound": lambda ctx, material, probe, scope, job, materials: ("sound", soundtrack(ctx, material, probe, scope)),
-    "subtitles": lambda ctx, material, probe, scope, job, materials: (
-        "subtitles", find_subtitles(ctx, material, analysed(probe, scope), materials)),
+    "whole": lambda ctx, material, probe, scope, job, materials: quality_check(ctx, material, probe, scope),
+    "window": lambda ctx, material, probe, scope, job, materials: picture_window(ctx, material, probe, scope, job.index),
+    "sound": lambda ctx, material, probe, scope, job, materials: soundtrack(ctx, material, probe, scope),
+    "subtitles": lambda ctx, material, probe, scope, job, materials: {
+        "subtitles": find_subtitles(ctx, material, analysed(probe, scope), materials)},
     # a boxed picture's estimate is dropped at the merge, when the QC has seen the bars
-    "upscale": lambda ctx, material, probe, scope, job, materials: ("upscale", native_size(ctx, material, analysed(probe, scope), None)),
+    "upscale": lambda ctx, material, probe, scope, job, materials: {"upscale": native_size(ctx, material, analysed(probe, scope), None)},
 }
 
 
@@ -174,12 +180,36 @@ def measure_video(ctx: SubmissionContext, material: Material, report: VideoRepor
         report.qc = merge_windows([r.window for r in results if r.window is not None], sound, qc_picture(seen), ctx.rules.qc)
         report.qc.upscale = jobs["upscale"].upscale if upscale_wanted(ctx.rules, probe, report.qc) else None
     report.subtitles = jobs["subtitles"].subtitles if "subtitles" in jobs else find_subtitles(ctx, material, seen, materials)
+    parts = [reuse.Fingerprint.from_json(r.fingerprint) for r in results if r.fingerprint]
+    if parts:
+        report.reuse = reused(ctx, material, reuse.Fingerprint.merged(parts, scope.analysed_s))
+
+
+def reused(ctx: SubmissionContext, material: Material, fingerprint: reuse.Fingerprint) -> ReuseReport:
+    """The video's stretches shared with earlier submissions, then its fingerprint indexed
+    (replacing this submission's earlier run's: a resubmission never matches itself)."""
+    report = ReuseReport(frames=len(fingerprint.frames), sound_items=sum(1 for item in fingerprint.audio if item),
+                         duration_s=fingerprint.duration_s)
+    if ctx.activity is None:
+        return report
+    rules = ctx.rules.reuse
+    with ctx.timed("reuse"):
+        key = reuse.media_key(ctx.event.submission_id, material.sha256)
+        earlier = ctx.activity.media_prints({key}).get(key)
+        first_seen = earlier.first_seen if earlier else time.time()
+        matches = reuse.find_reuse(fingerprint, ctx.event.submission_id, first_seen, ctx.activity, rules)
+        report.matches = [ReuseMatch(**{k: v for k, v in match.items() if k not in ("cluster", "first_seen")}) for match in matches]
+        ctx.activity.register_media(key, ctx.event.submission_id, material.path, reuse.index_keys(fingerprint, rules),
+                                    fingerprint.to_json(with_mirrors=False), first_seen, rules.max_holders,
+                                    cluster=reuse.cluster_of(matches, key))
+    return report
 
 
 def judge_video(ctx: SubmissionContext, material: Material, report: VideoReport) -> list[Finding]:
     """The rules on what was measured: picture and sound, then subtitles."""
     return (rulebook.check_qc(material.path, report.qc, ctx.rules, report.probe)
-            + rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules))
+            + rulebook.check_subtitles(material.path, material.role, report.subtitles, ctx.rules)
+            + rulebook.check_reuse(material.path, report.reuse))
 
 
 def find_subtitles(ctx: SubmissionContext, material: Material, probe: VideoProbe, materials: list[Material]) -> SubtitleReport:
@@ -241,41 +271,75 @@ def _add_cpu(ctx: SubmissionContext, cpu_s: float) -> None:
     ctx.timings["qc_cpu"] = ctx.timings.get("qc_cpu", 0.0) + cpu_s
 
 
-def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> QcResult:
-    """The one-pass QC of a probed video, over its analysed part.
+@contextmanager
+def tapped(ctx: SubmissionContext, frames: bool, sound: bool):
+    """Where a QC pass writes the reuse fingerprint's pictures and sound, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="reuse-"))
+    try:
+        yield Taps(frames=folder / "frames.gray" if frames else None, pcm=folder / "sound.pcm" if sound else None)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def fingerprint_part(ctx: SubmissionContext, taps: Taps, *, start_s: float = 0.0, until_s: float | None = None) -> dict:
+    """This job's part of the reuse fingerprint, from what the pass wrote (its CPU under `reuse_cpu`)."""
+    started = time.thread_time()
+    part = reuse.Fingerprint()
+    if taps.frames is not None:
+        part.frames, part.mirrors = reuse.frame_hashes(taps.frames, start_s, until_s=until_s)
+    cpu = time.thread_time() - started
+    if taps.pcm is not None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            part.audio = reuse.drop_silence(reuse.audio_items(taps.pcm, timeout_s=ctx.rules.reuse.fpcalc_timeout_s), taps.pcm)
+        except ToolError as exc:            # evidence only: a sound that cannot be fingerprinted is left out
+            log.warning("fingerprint_failed", reason=str(exc), stderr_tail=exc.stderr_tail[-300:])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    ctx.timings["reuse_cpu"] = ctx.timings.get("reuse_cpu", 0.0) + cpu
+    return part.to_json()
+
+
+def quality_check(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> dict:
+    """The one-pass QC of a probed video, over its analysed part, and the reuse fingerprint it feeds.
 
     Raises:
         PermanentError(code="VIDEO_UNREADABLE"): ffmpeg cannot decode it, or not in time.
         TransientError: the store failed ffmpeg's reads (an outage is not the teacher's fault).
     """
     picture = qc_picture(analysed(probe, scope))
-    with decoded(ctx, material, probe, "qc") as (source, demuxer):
+    with decoded(ctx, material, probe, "qc") as (source, demuxer), tapped(ctx, True, bool(probe.audio)) as taps:
         qc, cpu_s = run_qc(source, demuxer, duration_s=picture.duration_s, fps=picture.fps, has_audio=bool(probe.audio),
                            rules=ctx.rules.qc, aspect=picture.aspect, frame_size=picture.frame_size,
-                           field_order=picture.field_order, threads=ctx.ffmpeg_threads, partial=scope.limited)
+                           field_order=picture.field_order, threads=ctx.ffmpeg_threads, partial=scope.limited, taps=taps)
+        fingerprint = fingerprint_part(ctx, taps)
     _add_cpu(ctx, cpu_s)
-    return qc
+    return {"qc": qc, "fingerprint": fingerprint}
 
 
-def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope, index: int) -> PictureWindow:
-    """Window `index` of a long video's picture, or of the samples of its rest (raises as `quality_check` does)."""
+def picture_window(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope, index: int) -> dict:
+    """Window `index` of a long video's picture, or of the samples of its rest, and its frames
+    of the reuse fingerprint (raises as `quality_check` does)."""
     windows = cost.analysis_windows(scope, ctx.rules.qc)
     if not 0 <= index < len(windows):
         raise ValueError(f"no window {index} of {len(windows)}")
-    with decoded(ctx, material, probe, "qc_window") as (source, demuxer):
+    with decoded(ctx, material, probe, "qc_window") as (source, demuxer), tapped(ctx, True, False) as taps:
         window, cpu_s = analyse_window(source, demuxer, windows[index], qc_picture(probe), ctx.rules.qc, first=index == 0,
-                                       threads=ctx.ffmpeg_threads or 1)
+                                       threads=ctx.ffmpeg_threads or 1, taps=taps)
+        fingerprint = fingerprint_part(ctx, taps, start_s=windows[index][0], until_s=windows[index][1])
     _add_cpu(ctx, cpu_s)
-    return window
+    return {"window": window, "fingerprint": fingerprint}
 
 
-def soundtrack(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> Soundtrack:
-    """The sound of a long video in one pass, over its analysed part (raises as `quality_check` does)."""
-    with decoded(ctx, material, probe, "qc_sound") as (source, demuxer):
+def soundtrack(ctx: SubmissionContext, material: Material, probe: VideoProbe, scope: VideoScope) -> dict:
+    """The sound of a long video in one pass, over its analysed part, and its fingerprint
+    (raises as `quality_check` does)."""
+    with decoded(ctx, material, probe, "qc_sound") as (source, demuxer), tapped(ctx, False, True) as taps:
         sound, cpu_s = analyse_sound(source, demuxer, scope.analysed_s, ctx.rules.qc, threads=ctx.ffmpeg_threads or 1,
-                                     partial=scope.limited)
+                                     partial=scope.limited, taps=taps)
+        fingerprint = fingerprint_part(ctx, taps)
     _add_cpu(ctx, cpu_s)
-    return sound
+    return {"sound": sound, "fingerprint": fingerprint}
 
 
 def upscale_wanted(rules: Rules, probe: VideoProbe, qc: QcResult | None) -> bool:

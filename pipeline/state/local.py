@@ -6,7 +6,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import json
+
 from ..duplication import Indexed
+from ..reuse import Indexed as MediaIndexed
 from .base import ActivityState, TopicEntry
 
 _SCHEMA = """
@@ -14,6 +17,12 @@ CREATE TABLE IF NOT EXISTS docs (sid TEXT PRIMARY KEY, text TEXT NOT NULL, first
 CREATE TABLE IF NOT EXISTS fps (hash INTEGER NOT NULL, sid TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fps_hash ON fps (hash);
 CREATE INDEX IF NOT EXISTS fps_sid ON fps (sid);
+CREATE TABLE IF NOT EXISTS media (mkey TEXT PRIMARY KEY, sid TEXT NOT NULL, path TEXT NOT NULL, first_seen REAL NOT NULL,
+                                  print TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS media_keys (key INTEGER NOT NULL, mkey TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS media_clusters (mkey TEXT PRIMARY KEY, cluster TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS media_keys_key ON media_keys (key);
+CREATE INDEX IF NOT EXISTS media_keys_mkey ON media_keys (mkey);
 CREATE TABLE IF NOT EXISTS topics (sid TEXT NOT NULL, project TEXT NOT NULL, author TEXT NOT NULL, title TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS topics_author ON topics (author);
 """
@@ -80,3 +89,26 @@ class LocalState(ActivityState):
             self.db.execute("DELETE FROM topics WHERE sid = ?", (submission_id,))
             self.db.executemany("INSERT INTO topics VALUES (?, ?, ?, ?)",
                                 [(e.submission_id, e.project, e.author, e.title) for e in entries])
+
+    def media_holders(self, keys):
+        found: dict[int, list[str]] = {}
+        for key, mkey in self._grouped("SELECT key, mkey FROM media_keys WHERE key IN ({marks}) ORDER BY rowid", sorted(keys)):
+            found.setdefault(key, []).append(mkey)
+        return found
+
+    def media_prints(self, media_keys):
+        rows = self._grouped("SELECT mkey, sid, path, first_seen, print FROM media WHERE mkey IN ({marks})", sorted(media_keys))
+        return {mkey: MediaIndexed(mkey, sid, path, first_seen, json.loads(data)) for mkey, sid, path, first_seen, data in rows}
+
+    def media_clusters(self, media_keys):
+        return dict(self._grouped("SELECT mkey, cluster FROM media_clusters WHERE mkey IN ({marks})", sorted(media_keys)))
+
+    def register_media(self, media_key, submission_id, path, keys, print_, now, max_holders, cluster=None):
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO media_clusters (mkey, cluster) VALUES (?, ?)", (media_key, cluster or media_key))
+            self.db.execute("DELETE FROM media_keys WHERE mkey = ?", (media_key,))
+            row = self.db.execute("SELECT first_seen FROM media WHERE mkey = ?", (media_key,)).fetchone()
+            self.db.execute("INSERT OR REPLACE INTO media (mkey, sid, path, first_seen, print) VALUES (?, ?, ?, ?, ?)",
+                            (media_key, submission_id, path, row[0] if row else now, json.dumps(print_)))
+            self.db.executemany("INSERT INTO media_keys (key, mkey) SELECT ?, ? WHERE (SELECT count(*) FROM media_keys WHERE key = ?) < ?",
+                                [(key, media_key, key, max_holders) for key in sorted(keys)])

@@ -9,11 +9,15 @@ resubmission) is one packed string, not a set.
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 
 import redis
 
+import json
+
 from ..duplication import Indexed
+from ..reuse import Indexed as MediaIndexed
 from .base import KEY_PREFIX, ActivityState, TopicEntry
 
 PREFIX = f"{KEY_PREFIX}activity:"
@@ -23,8 +27,8 @@ BUCKET_BITS = 18
 LOW_BITS = 63 - BUCKET_BITS
 
 
-def _bucket(h: int) -> str:
-    return f"{PREFIX}fp:{h >> LOW_BITS:05x}"
+def _bucket(h: int, family: str = "fp") -> str:
+    return f"{PREFIX}{family}:{h >> LOW_BITS:05x}"
 
 
 def _field(h: int) -> str:
@@ -33,6 +37,11 @@ def _field(h: int) -> str:
 
 def _pack(fingerprints) -> str:
     return base64.b64encode(b"".join(struct.pack(">Q", h) for h in sorted(fingerprints))).decode()
+
+
+def _spread(key: int) -> int:
+    """Reuse keys carry their kind and chunk number in their high bits: spread them over the buckets."""
+    return int.from_bytes(hashlib.blake2b(key.to_bytes(8, "big"), digest_size=8).digest(), "big") >> 1
 
 
 def _text(value: str | bytes | None) -> str | None:
@@ -114,4 +123,52 @@ class RedisState(ActivityState):
         for entry in entries:
             pipe.hset(f"{PREFIX}topics:{entry.author}", submission_id, f"{entry.project}|{entry.title}")
             pipe.sadd(authors_key, entry.author)
+        pipe.execute()
+
+    # reuse fingerprints: keys bucketed as the text's fingerprints are (family "mk"), the prints in one hash
+    def media_holders(self, keys):
+        ordered = sorted(keys)
+        pipe = self.r.pipeline(transaction=False)
+        for key in ordered:
+            pipe.hget(_bucket(_spread(key), "mk"), _field(_spread(key)))
+        return {key: _text(v).split(",") for key, v in zip(ordered, pipe.execute()) if v}
+
+    def media_prints(self, media_keys):
+        ordered = sorted(media_keys)
+        if not ordered:
+            return {}
+        values = self.r.hmget(f"{PREFIX}media", ordered)
+        found = {}
+        for mkey, value in zip(ordered, values):
+            if value:
+                data = json.loads(_text(value))
+                found[mkey] = MediaIndexed(mkey, data["sid"], data["path"], data["first_seen"], data["print"])
+        return found
+
+    def media_clusters(self, media_keys):
+        ordered = sorted(media_keys)
+        values = self.r.hmget(f"{PREFIX}media-cluster", ordered) if ordered else []
+        return {mkey: _text(value) for mkey, value in zip(ordered, values) if value}
+
+    def register_media(self, media_key, submission_id, path, keys, print_, now, max_holders, cluster=None):
+        """As `replace`: the earlier version's keys dropped, the new ones added (read-modify-write per field)."""
+        old_key = f"{PREFIX}mediakeys:{media_key}"
+        touched = _unpack(self.r.get(old_key)) | set(keys)
+        holders = self.media_holders(touched)
+        previous = self.r.hget(f"{PREFIX}media", media_key)
+        first_seen = json.loads(_text(previous))["first_seen"] if previous else now
+        pipe = self.r.pipeline()
+        for key in touched:
+            kept = [m for m in holders.get(key, []) if m != media_key]
+            if key in keys and len(kept) < max_holders:
+                kept.append(media_key)
+            spread = _spread(key)
+            if kept:
+                pipe.hset(_bucket(spread, "mk"), _field(spread), ",".join(kept))
+            else:
+                pipe.hdel(_bucket(spread, "mk"), _field(spread))
+        pipe.set(old_key, _pack(keys))
+        pipe.hset(f"{PREFIX}media-cluster", media_key, cluster or media_key)
+        pipe.hset(f"{PREFIX}media", media_key, json.dumps({"sid": submission_id, "path": path, "first_seen": first_seen,
+                                                           "print": print_}))
         pipe.execute()

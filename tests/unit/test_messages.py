@@ -14,6 +14,7 @@ PINNED = {
     "analyse_video_part": ("video", "verdict", "video", "stage_gave_up", "video-3"),
     "analyse_document_part": ("document", "verdict", "document", "stage_gave_up", "document-3"),
     "hash_main_work": ("main_work", "verdict", "main_work", "stage_gave_up", "main_work-3"),
+    "match_pictures": ("pictures", "verdict", "pictures", "stage_gave_up", "pictures-3"),
     "finish_video_part": ("video", "verdict", "video", "stage_gave_up", "video-3/finish"),
     "analyse_video_job": ("video", "verdict", "video", "stage_gave_up", "video-3/window-0"),
     "decide_verdict": ("verdict", "verdict", None, "stage_gave_up", "decide"),
@@ -48,4 +49,5 @@ def test_media_names_give_their_video_and_part_names_their_stage():
         [3, 3, 3, 3, None, None]
     assert [messages.stage_of(n) for n in ("unpack", "video-3", "video-3/window-0", "document-2", "decide")] == \
         ["unpack", "video", "video", "document", "verdict"]
-    assert messages.PART_ACTORS == {"video": "analyse_video_part", "document": "analyse_document_part", "main_work": "hash_main_work"}
+    assert messages.PART_ACTORS == {"video": "analyse_video_part", "document": "analyse_document_part", "main_work": "hash_main_work",
+                                    "pictures": "match_pictures"}
