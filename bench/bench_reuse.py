@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=4000)
     parser.add_argument("--photos", type=int, default=50000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "redis"])
+    parser.add_argument("--backends", nargs="*", default=["sqlite", "redis"])
     parser.add_argument("--skip-labelled", action="store_true")
     args = parser.parse_args()
     rules = load_rules(DEFAULT_RULES)

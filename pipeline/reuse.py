@@ -221,7 +221,7 @@ def audio_keys(items: list[int]) -> set[int]:
 
 
 def hamming(a: bytes, b: bytes) -> int:
-    return int.from_bytes(bytes(x ^ y for x, y in zip(a, b)), "big").bit_count()
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
 
 
 def _matrix(hashes: list[bytes]) -> np.ndarray:
@@ -242,44 +242,68 @@ class Stretch:
 def picture_stretch(query: list[tuple[float, bytes, int]], source: list[tuple[float, bytes, int]], *, max_distance: int,
                     min_quality: int, max_gap_s: float, distinct_distance: int = 40, band_s: float = 2.0,
                     mirrored: list[bytes] | None = None,
-                    common: set[int] | None = None, max_pairs: int = 4_000_000) -> Stretch | None:
+                    common: set[int] | None = None, coarse_pairs: int = 400_000) -> Stretch | None:
     """The longest stretch of the query whose frames match the source's, in order, on one line.
 
+    Two steps, so that two 45-minute recordings cost a fraction of a second: sampled frames of
+    both (at most `coarse_pairs` pairs) vote for each speed's offset; then every frame of the
+    query is compared with the source's frames within `band_s` of that line only.
     `mirrored`: the query frames' mirror-image hashes (a flipped copy matches too); `common`:
     indexes of query frames that many other submissions share (never counted)."""
     qi = [i for i, f in enumerate(query) if f[2] >= min_quality and not (common and i in common)]
     si = [j for j, f in enumerate(source) if f[2] >= min_quality]
     if not qi or not si:
         return None
-    step = max(1, int(np.ceil(len(qi) * len(si) / max_pairs)))
-    qi = qi[::step]
-    q = _matrix([query[i][1] for i in qi])
-    s = _matrix([source[j][1] for j in si])
-    distance = np.bitwise_count(q[:, None, :] ^ s[None, :, :]).sum(axis=2)
-    if mirrored is not None:
-        m = _matrix([mirrored[i] for i in qi])
-        distance = np.minimum(distance, np.bitwise_count(m[:, None, :] ^ s[None, :, :]).sum(axis=2))
+    q_all = _matrix([query[i][1] for i in qi])
+    m_all = _matrix([mirrored[i] for i in qi]) if mirrored is not None else None
+    s_all = _matrix([source[j][1] for j in si])
+    tq_all = np.array([query[i][0] for i in qi])
+    ts_all = np.array([source[j][0] for j in si])
+    step = max(1, int(np.ceil(np.sqrt(len(qi) * len(si) / coarse_pairs))))
+    distance = _distances(q_all[::step], m_all[::step] if m_all is not None else None, s_all[::step])
     rows, cols = np.nonzero(distance <= max_distance)
     if len(rows) == 0:
         return None
-    tq = np.array([query[qi[r]][0] for r in rows])
-    ts = np.array([source[si[c]][0] for c in cols])
+    tq, ts = tq_all[::step][rows], ts_all[::step][cols]
+    order = np.argsort(ts_all, kind="stable")
+    ts_sorted = ts_all[order]
+    width = int(2 * band_s * FRAME_RATE) + 3
     best: Stretch | None = None
     for speed in SPEEDS:
         offsets = ts - speed * tq
         bins = np.round(offsets / band_s).astype(np.int64)
         values, counts = np.unique(bins, return_counts=True)
         centre = values[np.argmax(counts)] * band_s
-        on_line = np.abs(offsets - centre) <= band_s
-        stretch = _longest_run(tq[on_line], ts[on_line], max_gap_s * step)
+        # every query frame against the source's frames near the line
+        predicted = speed * tq_all + centre
+        low = np.searchsorted(ts_sorted, predicted - band_s, side="left")
+        high = np.searchsorted(ts_sorted, predicted + band_s, side="right")
+        near = low[:, None] + np.arange(width)[None, :]
+        valid = near < np.minimum(high, len(ts_sorted))[:, None]
+        near = order[np.minimum(near, len(ts_sorted) - 1)]
+        fine = np.bitwise_count(q_all[:, None, :] ^ s_all[near]).sum(axis=2)
+        if m_all is not None:
+            fine = np.minimum(fine, np.bitwise_count(m_all[:, None, :] ^ s_all[near]).sum(axis=2))
+        hit_rows, hit_cols = np.nonzero(valid & (fine <= max_distance))
+        if len(hit_rows) == 0:
+            continue
+        stretch = _longest_run(tq_all[hit_rows], ts_all[near[hit_rows, hit_cols]], max_gap_s)
         if stretch is not None:
-            shown = [query[qi[r]][1] for r, keep in zip(rows, on_line) if keep and stretch.query[0] <= query[qi[r]][0] < stretch.query[1]]
-            stretch = Stretch(stretch.query, stretch.source, stretch.matched, speed, distinct_count(sorted(set(shown), key=shown.index),
-                                                                                                 distinct_distance))
+            inside = [r for r in np.unique(hit_rows) if stretch.query[0] <= tq_all[r] < stretch.query[1]]
+            shown = [query[qi[r]][1] for r in inside]
+            stretch = Stretch(stretch.query, stretch.source, stretch.matched, speed, distinct_count(shown, distinct_distance))
             if best is None or (stretch.query[1] - stretch.query[0], stretch.matched, -abs(speed - 1)) > \
                     (best.query[1] - best.query[0], best.matched, -abs(best.speed - 1)):
                 best = stretch
     return best
+
+
+def _distances(q: np.ndarray, m: np.ndarray | None, s: np.ndarray) -> np.ndarray:
+    """Bits between every query frame (or its mirror image) and every source frame."""
+    distance = np.bitwise_count(q[:, None, :] ^ s[None, :, :]).sum(axis=2)
+    if m is not None:
+        distance = np.minimum(distance, np.bitwise_count(m[:, None, :] ^ s[None, :, :]).sum(axis=2))
+    return distance
 
 
 def _longest_run(tq: np.ndarray, ts: np.ndarray, max_gap_s: float) -> Stretch | None:
@@ -371,6 +395,17 @@ def index_keys(fingerprint: Fingerprint, rules) -> set[int]:
     return keys | audio_keys(fingerprint.audio)
 
 
+def query_keys(fingerprint: Fingerprint, rules) -> set[int]:
+    """What a video is looked up by: its index keys and its distinct frames' mirror images (a
+    flipped copy), never every frame's (a 45-minute query would send 40,000 keys)."""
+    keys = index_keys(fingerprint, rules)
+    if len(fingerprint.mirrors) == len(fingerprint.frames):
+        where = {frame: index for index, frame in enumerate(fingerprint.frames)}
+        for frame in distinct_frames(fingerprint.frames, rules.min_quality, rules.index_distance):
+            keys |= set(chunk_keys(fingerprint.mirrors[where[frame]]))
+    return keys
+
+
 def common_frames(fingerprint: Fingerprint, holders: dict[int, list[str]], clusters: dict[str, str], own: str, rules) -> set[int]:
     """Indexes of the query's frames that many unrelated submissions share (a bumper, the
     platform's opening screens): `common_min_submissions` clusters or more hold one of the
@@ -408,7 +443,7 @@ def judge_pair(query: Fingerprint, source: Fingerprint, rules, common: set[int])
 def find_reuse(query: Fingerprint, submission_id: str, first_seen: float, state, rules) -> list[dict]:
     """The earlier submissions whose videos share a stretch with this one, best first (dicts of
     ReuseMatch's fields, without the author's view, which `decide` adds)."""
-    keys = index_keys(query, rules) | {k for m in query.mirrors for k in chunk_keys(m)}
+    keys = query_keys(query, rules)
     holders = state.media_holders(keys)
     clusters = state.media_clusters({key for held in holders.values() for key in held})
     common = common_frames(query, holders, clusters, submission_id, rules)
@@ -417,7 +452,8 @@ def find_reuse(query: Fingerprint, submission_id: str, first_seen: float, state,
         for key in set(held):
             if key.split("/", 1)[0] != submission_id:
                 counts[key] = counts.get(key, 0) + 1
-    ranked = sorted(counts, key=lambda k: (-counts[k], k))[:rules.max_candidates * 3]
+    # a copy shares dozens of keys; one shared key is chance (a sound item, a chunk): never worth the exact check
+    ranked = sorted((k for k in counts if counts[k] >= rules.min_shared_keys), key=lambda k: (-counts[k], k))[:rules.max_candidates * 3]
     found = []
     for indexed in state.media_prints(set(ranked)).values():
         if indexed.first_seen >= first_seen or "frames" not in indexed.print or len(found) >= rules.max_candidates:

@@ -236,6 +236,7 @@ class ReuseRules(_Frozen):
     sound_min_windows_share: float   # ... and a sound stretch needs this share of its seconds agreeing
     common_min_submissions: int      # a frame this many other submissions share is common (a bumper, opening screens)
     max_candidates: int
+    min_shared_keys: int             # index keys a candidate shares with the query before the exact check
     max_holders: int
     topic_min_share: float           # the same author's footage covering this share of both videos, in another project: same topic
     fpcalc_timeout_s: float
