@@ -156,6 +156,8 @@ def audio_items(pcm: Path, *, timeout_s: float) -> list[int]:
         done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ToolError("fpcalc timed out", cmd=cmd, returncode=None, stderr_tail="", timed_out=True) from exc
+    except OSError as exc:                 # not installed: the sound is left out of the fingerprint, never the verdict
+        raise ToolError(f"fpcalc could not start: {exc}", cmd=cmd, returncode=None, stderr_tail="") from exc
     try:
         return [int(v) for v in json.loads(done.stdout)["fingerprint"]]
     except (ValueError, KeyError, TypeError) as exc:     # fpcalc reports the file's end as an error: the JSON decides

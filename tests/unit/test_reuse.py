@@ -101,3 +101,15 @@ def test_picture_keys_find_a_copy_within_fifteen_bits():
     digest = rng.randbytes(32)
     for _ in range(50):
         assert set(reuse.picture_keys(digest)) & set(reuse.picture_keys(_noisy(rng, digest, 15)))
+
+
+def test_a_missing_fpcalc_is_a_tool_error_not_a_crash(tmp_path, monkeypatch):
+    import pytest
+
+    from pipeline.errors import ToolError
+
+    pcm = tmp_path / "sound.pcm"
+    pcm.write_bytes(b"\x01\x00" * reuse.AUDIO_RATE * 4)
+    monkeypatch.setattr(reuse, "FPCALC", str(tmp_path / "no-such-fpcalc"))
+    with pytest.raises(ToolError):
+        reuse.audio_items(pcm, timeout_s=5)
