@@ -25,7 +25,7 @@ import structlog
 
 from .ruleset import SubtitleRules
 
-from . import ffmpeg
+from .keyframes import Branch, sample_video, sampling_command
 from .models import Material, SubtitleReport, VideoProbe
 from .ocr import ocr_engine
 from .storage import ObjectStore
@@ -193,20 +193,26 @@ def band_size(probe: VideoProbe, band: float) -> tuple[int, int]:
     return out_w, out_h
 
 
+def band_chain(interval_s: float, band: float, size: tuple[int, int]) -> str:
+    """One lower-band image per `interval_s` (showinfo logs each one's time)."""
+    select = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval_s:.3f})'"
+    crop = f"crop=iw:trunc(ih*{band:.3f}/2)*2:0:ih-trunc(ih*{band:.3f}/2)*2"
+    return f"{select},showinfo,{crop},scale={size[0]}:{size[1]},format=bgr24"
+
+
 def frames_command(source: str, demuxer: str | None, *, interval_s: float, max_frames: int, band: float,
                    size: tuple[int, int], out_pattern: str, keyframes_only: bool = True, threads: int = 0) -> list[str]:
-    """ffmpeg writing one lower-band image per `interval_s` (showinfo logs each one's time).
+    """ffmpeg writing one lower-band image per `interval_s`, alone (the verdict path shares the
+    decode with the upscale estimate: `BandSampling`).
 
     Keyframes only: decoding a 45-minute 1080p recording's keyframes costs a few CPU seconds
     where decoding every frame costs minutes; the tool call is otherwise hardened as QC's."""
-    select = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval_s:.3f})'"
-    crop = f"crop=iw:trunc(ih*{band:.3f}/2)*2:0:ih-trunc(ih*{band:.3f}/2)*2"
-    chain = f"{select},showinfo,{crop},scale={size[0]}:{size[1]},format=bgr24"
-    cmd = [ffmpeg.FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "info", "-threads", str(threads)]
-    if keyframes_only:
-        cmd += ["-skip_frame", "nokey"]
-    return [*cmd, *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-an", "-sn", "-dn", "-vf", chain,
-            "-fps_mode", "passthrough", "-frames:v", str(max_frames), "-f", "image2", out_pattern]
+    branch = Branch(band_chain(interval_s, band, size), _band_output(max_frames, out_pattern))
+    return sampling_command(source, demuxer, [branch], keyframes_only=keyframes_only, threads=threads)
+
+
+def _band_output(max_frames: int, out_pattern: str) -> list[str]:
+    return ["-fps_mode", "passthrough", "-frames:v", str(max_frames), "-f", "image2", out_pattern]
 
 
 _SHOWINFO_TIME = re.compile(r"Parsed_showinfo.*?\bn:\s*(\d+).*?\bpts_time:\s*(-?[\d.]+)")
@@ -293,57 +299,84 @@ def judge_burned_in(frames: list[FrameText], samples: int, rules: SubtitleRules)
     return SubtitleReport(kind="burned_in" if found else "none", evidence={"burned_in": evidence} if not found else evidence)
 
 
-def sample_lower_band(source: str, demuxer: str | None, probe: VideoProbe, rules: SubtitleRules, *,
-                      threads: int = 0, deadline: float) -> tuple[list[FrameText], int, float]:
-    """Sampled frames' centred lower-band lines; returns (frames, samples, ffmpeg CPU seconds).
+class BandSampling:
+    """The subtitle search's share of the sampling decode (pipeline/keyframes.py): lower-band
+    images across the video, keyframes first; a short video whose keyframes are too sparse is
+    sampled again decoding every frame (up to `full_decode_max_s`)."""
 
-    Keyframes first; a short video whose keyframes are too sparse is sampled again decoding
-    every frame (bounded by `full_decode_max_s`)."""
-    duration = probe.duration_s or 0.0
-    interval = sample_interval(duration, rules)
-    size = band_size(probe, rules.band)
-    cpu = 0.0
-    with tempfile.TemporaryDirectory(prefix="smartedu-subs-") as tmp:
-        for keyframes_only in (True, False):
-            for old in Path(tmp).glob("*.bmp"):
-                old.unlink()
-            cmd = frames_command(source, demuxer, interval_s=interval, max_frames=rules.max_samples, band=rules.band,
-                                 size=size, out_pattern=str(Path(tmp, "%05d.bmp")), keyframes_only=keyframes_only,
-                                 threads=threads)
-            timeout = max(10.0, deadline - time.monotonic())
-            result = ffmpeg.run(cmd, timeout_s=timeout, keep_stderr_lines=rules.max_samples * 4 + 50, stdout=False)
-            cpu += result.cpu_s
-            times = showinfo_times(result.stderr_lines)
-            images = sorted(Path(tmp).glob("*.bmp"))
-            wanted = min(rules.max_samples, max(1, int(duration / interval)))
-            if not keyframes_only or len(images) >= min(wanted, rules.min_samples) or duration > rules.full_decode_max_s:
-                break
+    def __init__(self, probe: VideoProbe, rules: SubtitleRules, folder: Path):
+        self.duration = probe.duration_s or 0.0
+        self.interval = sample_interval(self.duration, rules)
+        self.size = band_size(probe, rules.band)
+        self.rules, self.folder = rules, folder
+        self.times: list[float] = []
+        self.images: list[Path] = []
+
+    def branch(self, keyframes_only: bool) -> Branch:
+        for old in self.folder.glob("*.bmp"):
+            old.unlink()
+        return Branch(band_chain(self.interval, self.rules.band, self.size),
+                      _band_output(self.rules.max_samples, str(self.folder / "%05d.bmp")))
+
+    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
+        self.times = showinfo_times(stderr_lines)
+        self.images = sorted(self.folder.glob("*.bmp"))
+        wanted = min(self.rules.max_samples, max(1, int(self.duration / self.interval)))
+        return (not keyframes_only or len(self.images) >= min(wanted, self.rules.min_samples)
+                or self.duration > self.rules.full_decode_max_s)
+
+    def read(self, deadline: float) -> list[FrameText]:
+        """The sampled bands' centred lines, read until `deadline` (monotonic)."""
         frames = []
-        for number, image in enumerate(images):
+        for number, image in enumerate(self.images):
             if time.monotonic() > deadline:
                 break
-            frames.append(read_frame(str(image), times[number] if number < len(times) else number * interval, rules))
-    return frames, len(frames), cpu
+            frames.append(read_frame(str(image), self.times[number] if number < len(self.times) else number * self.interval,
+                                     self.rules))
+        return frames
+
+
+def picture_deadline(probe: VideoProbe, rules: SubtitleRules) -> float:
+    """When the burned-in search stops (monotonic): `cpu_share` of the duration plus `base_s`, at most `hard_cap_s`."""
+    return time.monotonic() + min(rules.hard_cap_s, rules.cpu_share * (probe.duration_s or 0.0) + rules.base_s)
+
+
+def without_picture(store: ObjectStore, video: Material, materials: list[Material],
+                    probe: VideoProbe) -> tuple[SubtitleReport | None, list[dict]]:
+    """Embedded, then sidecar: the report when either is found (the picture is not read), and
+    the sidecars rejected on the way."""
+    embedded = embedded_report(probe)
+    if embedded is not None:
+        return embedded, []
+    return sidecar_report(store, video, materials)
+
+
+def judge_sampled(sampling: BandSampling, deadline: float, rejected: list[dict]) -> SubtitleReport:
+    """The burned-in verdict on what the sampling decode gave."""
+    frames = sampling.read(deadline)
+    report = judge_burned_in(frames, len(frames), sampling.rules)
+    if rejected:
+        report.evidence["sidecars_rejected"] = rejected
+    return report
 
 
 def detect_subtitles(store: ObjectStore, video: Material, materials: list[Material], probe: VideoProbe, source: str | None,
                      demuxer: str | None, rules: SubtitleRules, *, threads: int = 0) -> tuple[SubtitleReport, float]:
-    """Embedded, then sidecar, then burned-in; the first found wins. Returns the report and CPU seconds.
+    """Embedded, then sidecar, then burned-in; the first found wins. Returns the report and CPU
+    seconds. The search alone; the verdict path shares its decode (pipeline/stages/video.py).
 
     `source` is what ffmpeg reads (a local path or a presigned URL); None skips the picture."""
     started_cpu = time.process_time()
-    embedded = embedded_report(probe)
-    if embedded is not None:
-        return embedded, 0.0
-    sidecar, rejected = sidecar_report(store, video, materials)
-    if sidecar is not None:
-        return sidecar, 0.0
+    found, rejected = without_picture(store, video, materials, probe)
+    if found is not None:
+        return found, 0.0
     if source is None:
         return SubtitleReport(kind="none", evidence={"sidecars_rejected": rejected} if rejected else {}), 0.0
-    deadline = time.monotonic() + min(rules.hard_cap_s, rules.cpu_share * (probe.duration_s or 0.0) + rules.base_s)
-    frames, samples, ffmpeg_cpu = sample_lower_band(source, demuxer, probe, rules, threads=threads, deadline=deadline)
-    report = judge_burned_in(frames, samples, rules)
-    if rejected:
-        report.evidence["sidecars_rejected"] = rejected
+    deadline = picture_deadline(probe, rules)
+    with tempfile.TemporaryDirectory(prefix="smartedu-subs-") as tmp:
+        sampling = BandSampling(probe, rules, Path(tmp))
+        ffmpeg_cpu = sample_video(source, demuxer, [sampling], timeout_s=max(10.0, deadline - time.monotonic()), threads=threads,
+                                  keep_stderr_lines=rules.max_samples * 4 + 50)
+        report = judge_sampled(sampling, deadline, rejected)
     # CPU goes to the verdict's timings, not into the evidence: a rerun must give the same verdict.
     return report, ffmpeg_cpu + time.process_time() - started_cpu

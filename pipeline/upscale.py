@@ -28,6 +28,7 @@ the frames do not agree, nothing is said.
 
 from __future__ import annotations
 
+import io
 import shutil
 import statistics
 import tempfile
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import ffmpeg
+from .keyframes import Branch, sample_video, sampling_command
 from .models import Upscale
 from .ruleset import UpscaleRules
 
@@ -64,20 +65,25 @@ def judged_size(width: int, height: int) -> tuple[int, int]:
     return max(2, int(round(width * JUDGED_HEIGHT / height / 2)) * 2), JUDGED_HEIGHT
 
 
+def luma_chain(duration_s: float, rules: UpscaleRules, size: tuple[int, int] | None = None) -> str:
+    """Frames spread over the video, as 8-bit luma (scaled to `size` when given)."""
+    interval = max(duration_s / sample_count(duration_s, rules), 0.04)
+    pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})',format=gray"
+    return pick + (f",scale={size[0]}:{size[1]}:flags=lanczos" if size is not None else "")
+
+
+def _luma_output(duration_s: float, rules: UpscaleRules, out: Path) -> list[str]:
+    return ["-fps_mode", "passthrough", "-frames:v", str(sample_count(duration_s, rules)), "-f", "rawvideo", "-y", str(out)]
+
+
 def sample_command(source: str, demuxer: str | None, out: Path, *, duration_s: float, rules: UpscaleRules,
                    threads: int = 1, keyframes_only: bool = True, size: tuple[int, int] | None = None) -> list[str]:
-    """Frames spread over the video, as 8-bit luma at the stored size. Keyframes first: they
-    are cheap to reach (a few percent of the frames to decode) and carry the encoder's best
+    """Frames spread over the video, as 8-bit luma at the stored size, alone (the verdict path
+    shares the decode with the subtitle search: `LumaSampling`). Keyframes first: they are
+    cheap to reach (a few percent of the frames to decode) and carry the encoder's best
     picture, where a predicted frame of a noisy video smears the detail a knee needs."""
-    samples = sample_count(duration_s, rules)
-    interval = max(duration_s / samples, 0.04)
-    skip = ["-skip_frame", "nokey"] if keyframes_only else []
-    pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})',format=gray"
-    if size is not None:
-        pick += f",scale={size[0]}:{size[1]}:flags=lanczos"
-    return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-threads", str(threads), *skip, "-noautorotate",
-            *ffmpeg.input_args(source, demuxer), "-map", "0:V:0", "-vf", pick, "-fps_mode", "passthrough",
-            "-frames:v", str(samples), "-f", "rawvideo", "-y", str(out)]
+    branch = Branch(luma_chain(duration_s, rules, size), _luma_output(duration_s, rules, out))
+    return sampling_command(source, demuxer, [branch], keyframes_only=keyframes_only, threads=threads, autorotate=False)
 
 
 def rescale_loss(frame: np.ndarray, size: tuple[int, int], bands: int = 1, axis: int = 0) -> np.ndarray:
@@ -226,33 +232,35 @@ def judge(per_frame: list[FrameKnees], width: int, height: int, rules: UpscaleRu
                                     "suspected_height": candidate, "withheld": reason})
 
 
-def estimate_native_size(source: str, demuxer: str | None, *, width: int, height: int, duration_s: float,
-                         rules: UpscaleRules, work_dir: Path | None = None, threads: int = 1) -> tuple[Upscale, float]:
-    """Sample frames, measure the knees, judge. Returns the estimate and ffmpeg's CPU seconds.
+class LumaSampling:
+    """The upscale estimate's share of the sampling decode (pipeline/keyframes.py): luma frames
+    spread over the video at the judged size, keyframes first (a short clip with few keyframes:
+    every frame). The knees are measured after, within the CPU the rules give."""
 
-    Raises:
-        ffmpeg.FFmpegError: the frames could not be decoded, or not in time.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="upscale-", dir=work_dir))
-    try:
-        raw = folder / "frames.gray"
-        judged = judged_size(width, height)
-        stored = (width, height)
-        width, height = judged
-        size = width * height
-        cpu_s = 0.0
-        for keyframes_only in (True, False):      # a short clip with few keyframes: every frame
-            result = ffmpeg.run(sample_command(source, demuxer, raw, duration_s=duration_s, rules=rules, threads=threads,
-                                               keyframes_only=keyframes_only, size=judged if judged != stored else None),
-                                timeout_s=rules.timeout_s, stdout=False)
-            cpu_s += result.cpu_s
-            if raw.stat().st_size // size >= rules.min_samples:
-                break
+    def __init__(self, width: int, height: int, duration_s: float, rules: UpscaleRules, folder: Path):
+        self.stored = (width, height)
+        self.judged = judged_size(width, height)
+        self.duration_s, self.rules = duration_s, rules
+        self.raw = folder / "frames.gray"
+
+    def branch(self, keyframes_only: bool) -> Branch:
+        return Branch(luma_chain(self.duration_s, self.rules, self.judged if self.judged != self.stored else None),
+                      _luma_output(self.duration_s, self.rules, self.raw))
+
+    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
+        frames = self.raw.stat().st_size // (self.judged[0] * self.judged[1]) if self.raw.exists() else 0
+        return frames >= self.rules.min_samples
+
+    def estimate(self, sampling_cpu_s: float) -> Upscale:
+        """The knees of the sampled frames, one in memory at a time, within `cpu_share` of the
+        duration less what the sampling took; then the judgement."""
+        width, height = self.judged
+        size, rules = width * height, self.rules
         per_frame = []
-        budget_s = max(duration_s * rules.cpu_share - cpu_s, 0.0)
+        budget_s = max(self.duration_s * rules.cpu_share - sampling_cpu_s, 0.0)
         started = time.thread_time()
-        with open(raw, "rb") as frames:
-            for index in range(sample_count(duration_s, rules)):     # one frame in memory at a time
+        with (open(self.raw, "rb") if self.raw.exists() else io.BytesIO()) as frames:
+            for index in range(sample_count(self.duration_s, rules)):
                 spent = time.thread_time() - started
                 if index >= rules.min_samples and spent * (index + 1) / index > budget_s:
                     break       # the next frame would overrun (a slower machine than frame_cost_s says)
@@ -262,6 +270,21 @@ def estimate_native_size(source: str, demuxer: str | None, *, width: int, height
                 knees = frame_knees(np.frombuffer(data, dtype=np.uint8).reshape(height, width), rules)
                 if knees:
                     per_frame.append(knees)
-        return judge(per_frame, width, height, rules), cpu_s
+        return judge(per_frame, width, height, rules)
+
+
+def estimate_native_size(source: str, demuxer: str | None, *, width: int, height: int, duration_s: float,
+                         rules: UpscaleRules, work_dir: Path | None = None, threads: int = 1) -> tuple[Upscale, float]:
+    """Sample frames (alone, the frames as stored), measure the knees, judge. Returns the
+    estimate and ffmpeg's CPU seconds.
+
+    Raises:
+        ffmpeg.FFmpegError: the frames could not be decoded, or not in time.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="upscale-", dir=work_dir))
+    try:
+        sampling = LumaSampling(width, height, duration_s, rules, folder)
+        cpu_s = sample_video(source, demuxer, [sampling], timeout_s=rules.timeout_s, threads=threads, autorotate=False)
+        return sampling.estimate(cpu_s), cpu_s
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -21,13 +21,14 @@ from .. import rules as rulebook
 from ..classify import WEAK_SOURCES
 from ..errors import PermanentError, ToolError
 from ..findings import make_finding
-from ..models import (Finding, Material, QcResult, ReuseMatch, ReuseReport, SubtitleReport, Upscale, VideoJobResult, VideoProbe,
+from ..models import (Finding, Material, QcResult, ReuseMatch, ReuseReport, SubtitleReport, VideoJobResult, VideoProbe,
                       VideoReport, VideoScope, flagged_interlaced)
 from ..probe import blame_tool_failure, probe_video, tool_source
 from ..qc import Picture, Taps, analyse_sound, analyse_window, merge_windows, run_qc
 from ..ruleset import Rules
-from ..subtitles import detect_subtitles
-from ..upscale import estimate_native_size
+from ..keyframes import sample_video
+from ..subtitles import BandSampling, judge_sampled, picture_deadline, without_picture
+from ..upscale import LumaSampling
 from .context import SubmissionContext, side_by_side
 
 log = structlog.get_logger("pipeline")
@@ -38,10 +39,10 @@ class VideoJob:
     """One job of a video's analysis. Its `name` is what the run stores and the messages carry
     ("whole", "window-3", "sound", "subtitles", "upscale"): stable across a deploy."""
 
-    kind: str                     # whole | window | sound | subtitles | upscale
+    kind: str                     # whole | window | sound | samples (subtitles, upscale: before samples shared their decode)
     index: int = 0                # the window's number
 
-    KINDS = ("whole", "window", "sound", "subtitles", "upscale")
+    KINDS = ("whole", "window", "sound", "samples", "subtitles", "upscale")
 
     @property
     def name(self) -> str:
@@ -106,15 +107,14 @@ def _scope(report: VideoReport) -> VideoScope:
 def video_jobs(rules: Rules, probe: VideoProbe, scope: VideoScope | None = None) -> list[str]:
     """How a video's analysis is cut: one job for a short video; for a long one (or one
     analysed in part, with samples of its rest) a job per window of its picture, one for its
-    sound, one for the subtitle search and one for the upscale estimate, which workers take
-    side by side (the slowest verdicts scale with them)."""
+    sound and one for the sampled frames (the subtitle search and the upscale estimate, one
+    decode), which workers take side by side (the slowest verdicts scale with them)."""
     windows = cost.analysis_windows(scope or cost.whole_scope(probe), rules.qc)
     if not windows:
         return [WHOLE]
     # longest first (workers take them in this order): the subtitle search of a lesson costs
-    # more than a window, the sound and the upscale estimate less
-    jobs = [VideoJob("subtitles"), *(VideoJob("window", i) for i in range(len(windows))),
-            *([VideoJob("sound")] if probe.audio else []), VideoJob("upscale")]
+    # more than a window, the sound less
+    jobs = [VideoJob("samples"), *(VideoJob("window", i) for i in range(len(windows))), *([VideoJob("sound")] if probe.audio else [])]
     return [job.name for job in jobs]
 
 
@@ -145,10 +145,12 @@ _JOBS = {
     "whole": lambda ctx, material, probe, scope, job, materials: quality_check(ctx, material, probe, scope),
     "window": lambda ctx, material, probe, scope, job, materials: picture_window(ctx, material, probe, scope, job.index),
     "sound": lambda ctx, material, probe, scope, job, materials: soundtrack(ctx, material, probe, scope),
-    "subtitles": lambda ctx, material, probe, scope, job, materials: {
-        "subtitles": find_subtitles(ctx, material, analysed(probe, scope), materials)},
     # a boxed picture's estimate is dropped at the merge, when the QC has seen the bars
-    "upscale": lambda ctx, material, probe, scope, job, materials: {"upscale": native_size(ctx, material, analysed(probe, scope), None)},
+    "samples": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None),
+    "subtitles": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None,
+                                                                            upscale=False),
+    "upscale": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None,
+                                                                          subtitles=False),
 }
 
 
@@ -174,12 +176,14 @@ def measure_video(ctx: SubmissionContext, material: Material, report: VideoRepor
     seen = analysed(probe, scope)
     if WHOLE in jobs:
         report.qc = jobs[WHOLE].qc
-        report.qc.upscale = native_size(ctx, material, seen, report.qc)
+        measured = sampled(ctx, material, seen, materials, report.qc)
+        report.qc.upscale, report.subtitles = measured["upscale"], measured["subtitles"]
     else:
         sound = jobs["sound"].sound if "sound" in jobs else None
         report.qc = merge_windows([r.window for r in results if r.window is not None], sound, qc_picture(seen), ctx.rules.qc)
-        report.qc.upscale = jobs["upscale"].upscale if upscale_wanted(ctx.rules, probe, report.qc) else None
-    report.subtitles = jobs["subtitles"].subtitles if "subtitles" in jobs else find_subtitles(ctx, material, seen, materials)
+        upscale = next((r.upscale for r in results if r.upscale is not None), None)
+        report.qc.upscale = upscale if upscale_wanted(ctx.rules, probe, report.qc) else None
+        report.subtitles = next((r.subtitles for r in results if r.subtitles is not None), None)
     parts = [reuse.Fingerprint.from_json(r.fingerprint) for r in results if r.fingerprint]
     if parts:
         report.reuse = reused(ctx, material, reuse.Fingerprint.merged(parts, scope.analysed_s))
@@ -212,19 +216,73 @@ def judge_video(ctx: SubmissionContext, material: Material, report: VideoReport)
             + rulebook.check_reuse(material.path, report.reuse))
 
 
-def find_subtitles(ctx: SubmissionContext, material: Material, probe: VideoProbe, materials: list[Material]) -> SubtitleReport:
-    """Embedded, sidecar or burned-in; a picture ffmpeg cannot sample is reported, never raised."""
+def sampled(ctx: SubmissionContext, material: Material, probe: VideoProbe, materials: list[Material], qc: QcResult | None, *,
+            subtitles: bool = True, upscale: bool = True) -> dict:
+    """The subtitle search (embedded, sidecar, then burned in) and the upscale estimate (where
+    `upscale_wanted`) from one sampling decode of the picture (pipeline/keyframes.py); a rotated
+    picture is sampled twice (the estimate reads the frames as stored, the search as shown).
+    Both are evidence: a picture ffmpeg cannot sample is reported, never raised."""
+    found, rejected = without_picture(ctx.store, material, materials, probe) if subtitles else (None, [])
+    wants_upscale = upscale and upscale_wanted(ctx.rules, probe, qc)
+    measured = {**({"subtitles": found} if subtitles else {}), **({"upscale": None} if upscale else {})}
+    if (found is not None or not subtitles) and not wants_upscale:
+        return measured
+    folder = Path(tempfile.mkdtemp(prefix="samples-"))
+    try:
+        with ctx.timed("samples"), tool_source(ctx.store, material.key) as source:
+            bands = BandSampling(probe, ctx.rules.subtitles, _made(folder / "bands")) if subtitles and found is None else None
+            luma = (LumaSampling(probe.width, probe.height, probe.duration_s or 0.0, ctx.rules.upscale, _made(folder / "luma"))
+                    if wants_upscale else None)
+            deadline = picture_deadline(probe, ctx.rules.subtitles)
+            cpu, failed = _sample(ctx, material, probe, source, [s for s in (bands, luma) if s is not None], deadline)
+        ctx.timings["samples_cpu"] = ctx.timings.get("samples_cpu", 0.0) + cpu
+        if bands is not None:
+            with ctx.timed("subtitles"):
+                measured["subtitles"] = (SubtitleReport(kind="none", evidence={"error": failed[bands]}) if bands in failed
+                                         else _cpu_of(ctx, "subtitles_cpu", judge_sampled, bands, deadline, rejected))
+        if luma is not None:
+            with ctx.timed("upscale"):
+                measured["upscale"] = None if luma in failed else _cpu_of(ctx, "upscale_cpu", luma.estimate, cpu)
+        return measured
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir()
+    return folder
+
+
+def _cpu_of(ctx: SubmissionContext, key: str, work, *args):
+    started = time.thread_time()
+    try:
+        return work(*args)
+    finally:
+        ctx.timings[key] = ctx.timings.get(key, 0.0) + time.thread_time() - started
+
+
+def _sample(ctx: SubmissionContext, material: Material, probe: VideoProbe, source: str, samplings: list,
+            deadline: float) -> tuple[float, dict]:
+    """The sampling decodes: one for both consumers, or one each for a rotated picture (the
+    estimate without autorotation). Returns ffmpeg's CPU seconds and the consumers whose decode
+    failed, with the reason the report gives."""
     demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
-    with ctx.timed("subtitles"), tool_source(ctx.store, material.key) as source:
+    rotated = (probe.rotation or 0) % 360 != 0
+    groups = [[s] for s in samplings] if rotated else [samplings]
+    cpu, failed = 0.0, {}
+    for group in groups:
+        estimate_only = all(isinstance(s, LumaSampling) for s in group)
+        timeout = max(10.0, deadline - time.monotonic()) if not estimate_only else 0.0
+        if any(isinstance(s, LumaSampling) for s in group):
+            timeout = max(timeout, ctx.rules.upscale.timeout_s)
         try:
-            report, cpu_s = detect_subtitles(ctx.store, material, materials, probe, source, demuxer, ctx.rules.subtitles,
-                                             threads=ctx.ffmpeg_threads)
+            cpu += sample_video(source, demuxer, group, timeout_s=timeout, threads=ctx.ffmpeg_threads or 1,
+                                keep_stderr_lines=ctx.rules.subtitles.max_samples * 4 + 50, autorotate=not estimate_only)
         except ffmpeg.FFmpegError as exc:
             blame_tool_failure(ctx.store, material.key, exc)
-            log.warning("subtitles_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-500:])
-            return SubtitleReport(kind="none", evidence={"error": "解码超时" if exc.timed_out else "画面无法抽帧"})
-    ctx.timings["subtitles_cpu"] = ctx.timings.get("subtitles_cpu", 0.0) + cpu_s
-    return report
+            log.warning("samples_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-500:])
+            failed.update({s: "解码超时" if exc.timed_out else "画面无法抽帧" for s in group})
+    return cpu, failed
 
 
 def _unreadable(material: Material, exc: PermanentError) -> Finding:
@@ -351,19 +409,3 @@ def upscale_wanted(rules: Rules, probe: VideoProbe, qc: QcResult | None) -> bool
     return qc is None or qc.active is None or qc.active.area_share >= rules.qc.bars_max_area_share
 
 
-def native_size(ctx: SubmissionContext, material: Material, probe: VideoProbe, qc: QcResult | None) -> Upscale | None:
-    """The upscale estimate, where `upscale_wanted`. Evidence only: a failure is logged, never raised."""
-    rules = ctx.rules.upscale
-    if not upscale_wanted(ctx.rules, probe, qc):
-        return None
-    with ctx.timed("upscale"), tool_source(ctx.store, material.key) as source:
-        try:
-            estimate, cpu_s = estimate_native_size(source, ffmpeg.DEMUXERS.get(probe.container or ""), width=probe.width,
-                                                   height=probe.height, duration_s=probe.duration_s or 0.0, rules=rules,
-                                                   threads=ctx.ffmpeg_threads or 1)
-        except ffmpeg.FFmpegError as exc:
-            blame_tool_failure(ctx.store, material.key, exc)
-            log.warning("upscale_failed", path=material.path, timed_out=exc.timed_out, stderr_tail=exc.stderr_tail[-300:])
-            return None
-    ctx.timings["upscale_cpu"] = ctx.timings.get("upscale_cpu", 0.0) + cpu_s
-    return estimate
