@@ -1,11 +1,16 @@
 """One decode pass per video: black, frozen and silent stretches, camera shake, black bars,
 loudness and clipping, and interlacing.
 
-The picture is scaled down first (analysis_width), then blackdetect, freezedetect and
-vidstabdetect run on it, and cropdetect on one frame per second of it; idet sees the first
-full-size frames (fields do not survive scaling); the audio goes through ebur128 (integrated
-loudness, true peak), silencedetect and a per-100 ms sample peak for clipping. All in one
-ffmpeg process: the video is decoded once.
+The pass costs less than a plain decode of the same file (bench/bench_qc_cost.py), and no
+measure a finding rests on changes for it: the decoder skips its deblocking filter (`_decoder`
+says why no detector can see it); the picture is scaled down first (analysis_width: black,
+frozen, bars and shake are shares of the picture, not pixel counts), then blackdetect,
+freezedetect and vidstabdetect run on it (the shake at about `shake_fps` frames a second:
+`shake_step`), and cropdetect on one frame a second of it; idet reads whole columns of the
+first full-size frames (fields do not survive scaling across lines), and only where the
+container flags the picture interlaced (`reads_fields`); the audio goes through ebur128
+(integrated loudness, true peak), silencedetect and a per-100 ms sample peak for clipping. All
+in one ffmpeg process: the video is decoded once.
 Shake is measured from vidstabdetect's local motion vectors: the frame's global motion is
 their median, and jitter is what remains after a short moving average, so a smooth pan or a
 tripod shot scores near zero and a hand-held walk does not.
@@ -32,7 +37,7 @@ from .ruleset import QcRules
 
 from . import ffmpeg
 from .reuse import frames_filter, sound_filter
-from .models import ActivePicture, Interlace, Loudness, PictureWindow, QcResult, Segment, Soundtrack
+from .models import ActivePicture, Interlace, flagged_interlaced, Loudness, PictureWindow, QcResult, Segment, Soundtrack
 
 _BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)")
 _FREEZE_START = re.compile(r"freeze_start:\s*([\d.]+)")
@@ -80,13 +85,15 @@ def _tapped_sound(chain: str, taps: Taps | None) -> str:
 
 
 def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: bool, trf_path: Path, peaks_path: Path,
-               threads: int = 0, picture_and_sound: bool = True, length_s: float | None = None, taps: Taps | None = None) -> list[str]:
+               threads: int = 0, picture_and_sound: bool = True, length_s: float | None = None, taps: Taps | None = None,
+               fps: float | None = None, fields: bool = True) -> list[str]:
     """The single-pass QC command line (pure: no ffmpeg is run here). Without
     `picture_and_sound` (bars, fields, loudness, clipping) it is the earlier pass, the
     benchmark's baseline. `length_s`: only the first seconds are read (a video analysed in part);
-    `taps`: what the pass also writes for the reuse fingerprint."""
+    `taps`: what the pass also writes for the reuse fingerprint; `fps`: the video's rate (shake's
+    step); `fields`: idet runs (only a picture flagged interlaced: see `reads_fields`)."""
     if picture_and_sound:
-        graph, sound = _picture_graph(rules, trf_path, with_fields=True, frames=bool(taps and taps.frames)), _sound_filters(rules, peaks_path)
+        graph, sound = _picture_graph(rules, trf_path, with_fields=fields, frames=bool(taps and taps.frames), fps=fps), _sound_filters(rules, peaks_path)
     else:
         graph, sound = f"[0:V:0]{_scaled(rules)},{_detectors(rules, trf_path)}", _silence(rules)
     maps = ["-map", "[v]"]
@@ -94,8 +101,20 @@ def qc_command(source: str, demuxer: str | None, rules: QcRules, *, has_audio: b
         graph += ";" + _tapped_sound(sound, taps)
         maps += ["-map", "[a]"]
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
-            *_length(length_s), *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-",
+            *_length(length_s), *_decoder(rules), *ffmpeg.input_args(source, demuxer), "-filter_complex", graph, *maps, "-f", "null", "-",
             *_frame_outputs(taps), *(_pcm_outputs(taps) if has_audio else [])]
+
+
+def _decoder(rules: QcRules) -> list[str]:
+    """Decoder options (before `-i`). Without the loop filter (H.264's and HEVC's deblocking) a
+    sixth of a camera file's decode is saved, and no detector can see it: the filter only evens
+    out steps at block edges smaller than its quantiser-set thresholds (real edges are left
+    alone by design), by a few levels. Black is a share of pixels under a threshold, which a
+    near-black frame's small steps do not cross; a frozen stretch is coded as skipped blocks,
+    identical with or without it; bars, shake and the fingerprint read a picture scaled down
+    six times, past the block size; idet's comb teeth are steps far larger than the filter
+    touches. bench/bench_qc_cost.py compares every labelled case's findings with and without."""
+    return ["-skip_loop_filter", "all"] if rules.skip_loop_filter else []
 
 
 def _length(length_s: float | None) -> list[str]:
@@ -107,23 +126,53 @@ def _scaled(rules: QcRules) -> str:
     return f"scale={rules.analysis_width}:-2:flags=fast_bilinear"
 
 
-def _detectors(rules: QcRules, trf_path: Path) -> str:
+def _detectors(rules: QcRules, trf_path: Path, step: int = 1) -> str:
     """Black, frozen and shake on the scaled picture, ending in [v]."""
+    every = f"select='not(mod(n\\,{step}))'," if step > 1 else ""
     return (f"blackdetect=d={rules.black_min_s}:pic_th={rules.black_picture_ratio}:pix_th={rules.black_pixel_threshold},"
-            f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},"
+            f"freezedetect=n={rules.freeze_noise_db}dB:d={rules.freeze_min_s},{every}"
             f"vidstabdetect=result={trf_path}:shakiness=5:accuracy=9:stepsize=6:show=0[v]")
 
 
-def _picture_graph(rules: QcRules, trf_path: Path, *, with_fields: bool, frames: bool = False) -> str:
-    """The picture's filters: idet on the first full-size frames (`with_fields`), cropdetect
-    once a second and the detectors on the scaled picture; with `frames`, the small pictures
-    of the reuse fingerprint too (ending in [frames])."""
-    fields = f"[fields]trim=end_frame={rules.idet_frames},idet,nullsink;" if with_fields else ""
+def _picture_graph(rules: QcRules, trf_path: Path, *, with_fields: bool, frames: bool = False, fps: float | None = None) -> str:
+    """The picture's filters: idet on the first frames' sampled columns (`with_fields`),
+    cropdetect once a second and the detectors on the scaled picture, vidstabdetect on every
+    `shake_step`-th frame; with `frames`, the small pictures of the reuse fingerprint too
+    (ending in [frames])."""
+    fields = (f"[fields]trim=end_frame={rules.idet_frames},{_field_columns(rules)}idet,nullsink;" if with_fields else "")
     tap = f";[fp]{frames_filter()}[frames]" if frames else ""
     return (f"[0:V:0]split={2 if with_fields else 1}[full]{'[fields]' if with_fields else ''};{fields}"
             f"[full]{_scaled(rules)},split={3 if frames else 2}[picture][crop]{'[fp]' if frames else ''};"
             f"[crop]fps={rules.crop_sample_fps},cropdetect=limit={rules.crop_black_limit}:round=2:reset=1:skip=0,nullsink;"
-            f"[picture]{_detectors(rules, trf_path)}{tap}")
+            f"[picture]{_detectors(rules, trf_path, shake_step(fps, rules))}{tap}")
+
+
+def _field_columns(rules: QcRules) -> str:
+    """Every `idet_column_step`-th column, all lines: idet sums its comb measures down each
+    column, so a sample of whole columns keeps every column's measure exact (scaling across
+    lines would blend the fields away)."""
+    step = rules.idet_column_step
+    return f"scale=trunc(iw/{step}/2)*2:ih:flags=neighbor," if step > 1 else ""
+
+
+def reads_fields(field_order: str | None) -> bool:
+    """idet runs only on a picture the container flags interlaced: its counts decide between
+    a warning and information there, and nothing anywhere else (idet alone says nothing, fast
+    motion fools it; the preview deinterlaces on the flag), so on any other picture they could
+    not change a finding."""
+    return flagged_interlaced(field_order)
+
+
+def shake_step(fps: float | None, rules: QcRules) -> int:
+    """Shake is measured at about `shake_fps` frames a second: every k-th frame of a faster
+    video (a 50 fps camera's motion from one frame to the next is half a 25 fps one's, so a
+    fixed rate also makes the measure the same for both)."""
+    return max(1, int((fps or 25.0) / rules.shake_fps + 1e-6))
+
+
+def shake_rate(fps: float | None, rules: QcRules) -> float:
+    """The frame rate vidstabdetect sees."""
+    return (fps or 25.0) / shake_step(fps, rules)
 
 
 def _silence(rules: QcRules) -> str:
@@ -337,7 +386,7 @@ def assemble(picture: Picture, rules: QcRules, *, black: list[Segment], frozen: 
     """The result from what one pass, or the merged windows, gave."""
     width = rules.analysis_width
     height, scaled_h = picture.analysis_size(rules)
-    score, share, shaky = shake_measure(motions, picture.fps or 25.0, width, height, rules)
+    score, share, shaky = shake_measure(motions, shake_rate(picture.fps, rules), width, height, rules)
     return QcResult(black=black, frozen=drop_frozen_inside_black(frozen, black), silent=silent, shaky=shaky,
                     shake_score=score, shaky_share=share, analysed_s=round(picture.duration_s, 3), decode_errors=decode_errors,
                     active=active_picture(crops, width, scaled_h, rules), loudness=loudness,
@@ -381,7 +430,7 @@ def run_qc(source: str, demuxer: str | None, *, duration_s: float, fps: float | 
     with _scratch(work_dir) as tmp:
         trf, peaks = tmp / "motion.trf", tmp / "peaks.txt"
         cmd = qc_command(source, demuxer, rules, has_audio=has_audio, trf_path=trf, peaks_path=peaks, threads=threads,
-                         length_s=duration_s if partial else None, taps=taps)
+                         length_s=duration_s if partial else None, taps=taps, fps=fps, fields=reads_fields(field_order))
         result = ffmpeg.run(cmd, timeout_s=_timeout(duration_s * picture.load, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, silent, errors = parse_events(lines, duration_s)
@@ -416,12 +465,12 @@ def plan_windows(duration_s: float, rules: QcRules) -> list[tuple[float, float]]
 
 
 def picture_command(source: str, demuxer: str | None, rules: QcRules, *, start: float, length: float, trf_path: Path,
-                    with_fields: bool, threads: int = 1, taps: Taps | None = None) -> list[str]:
+                    with_fields: bool, threads: int = 1, taps: Taps | None = None, fps: float | None = None) -> list[str]:
     """The picture half of the one pass over [start, start + length): the same filters; the
     seek is exact (frames before `start` are decoded and dropped), so times are offset by `start`."""
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "info", "-threads", str(threads), *_graph_threads(threads),
-            "-ss", f"{start:.3f}", "-t", f"{length:.3f}", *ffmpeg.input_args(source, demuxer),
-            "-filter_complex", _picture_graph(rules, trf_path, with_fields=with_fields, frames=bool(taps and taps.frames)),
+            "-ss", f"{start:.3f}", "-t", f"{length:.3f}", *_decoder(rules), *ffmpeg.input_args(source, demuxer),
+            "-filter_complex", _picture_graph(rules, trf_path, with_fields=with_fields, frames=bool(taps and taps.frames), fps=fps),
             "-map", "[v]", "-an", "-f", "null", "-", *_frame_outputs(taps)]
 
 
@@ -446,17 +495,18 @@ def analyse_window(source: str, demuxer: str | None, window: tuple[float, float]
     """
     start, end = window
     reach = end + overlap_s(rules)
+    first = first and reads_fields(picture.field_order)
     if first:       # idet sees as many frames as in the one pass
         reach = max(reach, start + rules.idet_frames / (picture.fps or 25.0) + 1.0)
     length = min(reach, picture.duration_s) - start
     with _scratch(work_dir) as tmp:
         trf = tmp / "motion.trf"
         cmd = picture_command(source, demuxer, rules, start=start, length=length, trf_path=trf, with_fields=first, threads=threads,
-                              taps=taps)
+                              taps=taps, fps=picture.fps)
         result = ffmpeg.run(cmd, timeout_s=_timeout(length * picture.load, rules), keep_stderr_lines=MAX_EVENTS * 3, stdout=False)
         lines = result.stderr_lines
         black, frozen, _silent, errors = parse_events(lines, length)
-        owned_frames = int(round((end - start) * (picture.fps or 25.0)))
+        owned_frames = int(round((end - start) * shake_rate(picture.fps, rules)))
         return PictureWindow(start=start, end=end, black=_shifted(black, start), frozen=_shifted(frozen, start),
                              motions=_read_trf(trf)[:owned_frames], crops=crop_rects(lines, offset=start, until=end),
                              fields=field_counts(lines) if first else None, decode_errors=errors), result.cpu_s

@@ -121,6 +121,9 @@ class QcRules(_Frozen):
     bars_max_area_share: float
     bars_min_time_share: float
     idet_frames: int
+    idet_column_step: int = 1         # idet reads every k-th column of the first frames
+    skip_loop_filter: bool = False    # the QC pass decodes without the deblocking filter
+    shake_fps: float = 1000.0         # vidstabdetect sees about this many frames a second
     interlaced_min_share: float
     quiet_lufs: float
     clip_peak_dbfs: float
