@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RULES = Path(__file__).parent / "rules" / "activity-2023.yaml"
 
@@ -26,6 +27,11 @@ class Settings(BaseSettings):
     bucket: str = "smartedu"
     rules: Path = DEFAULT_RULES
     callback_secret: SecretStr = SecretStr("")
+    # where callbacks may go (workers/callbacks.py), comma-separated: the upload service's host
+    # names (`.example.edu.cn` for every name under it) ...
+    callback_hosts: Annotated[list[str], NoDecode] = []
+    # ... and the networks (CIDR) whose loopback or private addresses they may resolve to
+    callback_networks: Annotated[list[str], NoDecode] = []
     ffmpeg_threads: int = Field(default=1, ge=0)   # per ffmpeg in a worker: scale with processes, not threads
     work_dir: Path = Path("/tmp/smartedu")
     metrics_port: int = 9191
@@ -40,6 +46,20 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 15.0   # how often the reconciler looks at runs in progress
     reconcile_grace_s: float = 120.0     # a run that moved more recently than this is left alone
     reconcile_attempts: int = 3          # re-sends of one lost part before the run gets its error verdict
+
+    @field_validator("callback_hosts", "callback_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("callback_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for network in value:
+            ipaddress.ip_network(network, strict=False)      # a typo fails at start, not at the first callback
+        return value
 
 
 @lru_cache(maxsize=1)

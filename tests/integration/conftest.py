@@ -28,6 +28,8 @@ def cluster(s3_server, redis_url, tmp_path_factory, ffmpeg_available):
            "SMARTEDU_S3_SECURE": "false", "SMARTEDU_UPLOADS_BUCKET": "uploads", "SMARTEDU_BUCKET": bucket,
            "SMARTEDU_WORK_DIR": str(work / "scratch"), "SMARTEDU_HEARTBEAT_MS": "3000",
            "SMARTEDU_MAINTENANCE_CHANCE": "1000000", "SMARTEDU_PROMETHEUS": "0", "SMARTEDU_CALLBACK_SECRET": SECRET,
+           # the test's upload service listens on loopback: allowed by name and by network
+           "SMARTEDU_CALLBACK_HOSTS": "127.0.0.1", "SMARTEDU_CALLBACK_NETWORKS": "127.0.0.1/32",
            "SMARTEDU_SEGMENT_THRESHOLD_S": "20", "SMARTEDU_SEGMENT_S": "10"}
     client = s3_server.client()
     for name in ("uploads", bucket):
