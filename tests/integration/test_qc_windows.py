@@ -52,7 +52,7 @@ def test_a_long_video_is_cut_into_jobs_and_a_short_one_is_not(rules):
     probe = VideoProbe(duration_s=2678.0, audio=[{"codec": "aac"}])
     jobs = video_jobs(rules, probe)
     assert jobs[:3] == ["samples", "window-0", "window-1"] and jobs[-1:] == ["sound"]
-    assert len(jobs) == 9 + 3                                   # 44:38 in windows of about 300 s
+    assert len(jobs) == 9 + 2                                   # 44:38 in windows of about 300 s, samples and sound
     assert video_jobs(rules, VideoProbe(duration_s=rules.qc.window_threshold_s)) == ["whole"]
     assert "sound" not in video_jobs(rules, VideoProbe(duration_s=2678.0))      # no soundtrack, no sound job
 
