@@ -37,7 +37,7 @@ log = structlog.get_logger("pipeline")
 @dataclass(frozen=True)
 class VideoJob:
     """One job of a video's analysis. Its `name` is what the run stores and the messages carry
-    ("whole", "window-3", "sound", "subtitles", "upscale"): stable across a deploy."""
+    ("whole", "window-3", "sound", "samples"; "subtitles" and "upscale" from before): stable across a deploy."""
 
     kind: str                     # whole | window | sound | samples (subtitles, upscale: before samples shared their decode)
     index: int = 0                # the window's number
@@ -272,9 +272,9 @@ def _sample(ctx: SubmissionContext, material: Material, probe: VideoProbe, sourc
     cpu, failed = 0.0, {}
     for group in groups:
         estimate_only = all(isinstance(s, LumaSampling) for s in group)
-        timeout = max(10.0, deadline - time.monotonic()) if not estimate_only else 0.0
-        if any(isinstance(s, LumaSampling) for s in group):
-            timeout = max(timeout, ctx.rules.upscale.timeout_s)
+        # the longest that any consumer in the group allows: the search's deadline, the estimate's timeout
+        timeout = max(ctx.rules.upscale.timeout_s if isinstance(s, LumaSampling) else max(10.0, deadline - time.monotonic())
+                      for s in group)
         try:
             cpu += sample_video(source, demuxer, group, timeout_s=timeout, threads=ctx.ffmpeg_threads or 1,
                                 keep_stderr_lines=ctx.rules.subtitles.max_samples * 4 + 50, autorotate=not estimate_only)
