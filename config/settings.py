@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     callback_hosts: Annotated[list[str], NoDecode] = []
     # ... and the networks (CIDR) whose loopback or private addresses they may resolve to
     callback_networks: Annotated[list[str], NoDecode] = []
+    # bucket notifications and the status endpoint (workers/http_api.py), served by `smartedu ingest`
+    ingest_http_port: int = 0            # 0: no HTTP endpoint
+    ingest_http_host: str = "0.0.0.0"
+    notify_secret: SecretStr = SecretStr("")     # MinIO's webhook auth_token; none set: every notification refused
+    status_token: SecretStr = SecretStr("")      # bearer token of GET /submissions/<id>; none set: refused
+    notify_list: str = ""                # MinIO's Redis target list (format=access) that ingest also reads
+    pairing_timeout_s: float = 600.0     # a manifest without its archive, or an upload without a manifest, then gets an error notice
     ffmpeg_threads: int = Field(default=1, ge=0)   # per ffmpeg in a worker: scale with processes, not threads
     work_dir: Path = Path("/tmp/smartedu")
     metrics_port: int = 9191

@@ -242,11 +242,38 @@ def ingest(
     from workers.ingest import run_ingest
     from workers.reconcile import reconcile_forever
 
+    settings = get_settings()
     stop = _stop_on_signals()
     if reconcile:
-        threading.Thread(target=reconcile_forever, args=(build_reconciler(), stop, get_settings().reconcile_interval_s),
+        threading.Thread(target=reconcile_forever, args=(build_reconciler(), stop, settings.reconcile_interval_s),
                          name="reconciler", daemon=True).start()
-    run_ingest(get_settings().redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
+    if settings.ingest_http_port or settings.notify_list:
+        _bucket_notifications(settings, stop)
+    run_ingest(settings.redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
+
+
+def _bucket_notifications(settings, stop) -> None:
+    """The HTTP endpoint (notifications in, status out), MinIO's Redis list, and the pairing sweep."""
+    import threading
+
+    from pipeline.storage.s3 import S3Store
+    from workers.http_api import IngestAPI, serve
+    from workers.ingest import consumer_name
+    from workers.notifications import BucketIntake, consume_list, sweep_forever
+    from workers.ops import submission_status
+
+    client, store = _redis(), S3Store.from_settings(settings)
+    intake = BucketIntake(client, S3Store.from_settings(settings, bucket=settings.uploads_bucket), settings.uploads_bucket,
+                          pairing_timeout_s=settings.pairing_timeout_s)
+    if settings.ingest_http_port:
+        api = IngestAPI(intake, lambda sid: submission_status(client, store, sid),
+                        notify_secret=settings.notify_secret.get_secret_value(), status_token=settings.status_token.get_secret_value())
+        serve(api, settings.ingest_http_host, settings.ingest_http_port, stop)
+    if settings.notify_list:
+        threading.Thread(target=consume_list, args=(client, intake, settings.notify_list, consumer_name(), stop),
+                         name="notify-list", daemon=True).start()
+    threading.Thread(target=sweep_forever, args=(intake, stop, min(15.0, max(1.0, settings.pairing_timeout_s / 4))),
+                     name="pairing-sweep", daemon=True).start()
 
 
 @app.command()

@@ -40,7 +40,8 @@ def ensure_group(r: redis.Redis) -> None:
             raise
 
 
-def _guess_submission_id(raw: str | None) -> str:
+def guess_submission_id(raw: str | bytes | None) -> str:
+    """The submission id of an event that failed validation, for its error notice ("" if none)."""
     try:
         value = json.loads(raw or "").get("submission_id")
         return value if isinstance(value, str) else ""
@@ -51,7 +52,7 @@ def _guess_submission_id(raw: str | None) -> str:
 def answer_bad_event(r: redis.Redis, entry_id: str, raw: str | None, reason: str) -> None:
     """An `error` verdict notice for an event that cannot be processed, once per entry."""
     if r.set(f"{PREFIX}bad-event:{entry_id}", 1, nx=True, ex=TTL_S):
-        r.xadd(VERDICTS_STREAM, {"submission_id": _guess_submission_id(raw)[:64], "status": "error", "key": "",
+        r.xadd(VERDICTS_STREAM, {"submission_id": guess_submission_id(raw)[:64], "status": "error", "key": "",
                                  "kind": "verdict", "reason": reason[:500], "entry_id": entry_id})
 
 

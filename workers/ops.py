@@ -94,3 +94,67 @@ def requeue_dead_letters(r: redis.Redis, broker, queues: list[str]) -> int:
         pipe.execute()
         moved += 1
     return moved
+
+
+def _iso(stamp) -> str | None:
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.fromtimestamp(float(stamp), tz=timezone.utc).isoformat(timespec="seconds")
+    except (TypeError, ValueError):
+        return None
+
+
+def _newer(stamp, than) -> bool:
+    try:
+        return float(stamp) > float(than)
+    except (TypeError, ValueError):
+        return False
+
+
+def submission_status(r: redis.Redis, store, submission_id: str) -> dict | None:
+    """Where one submission is, for the upload service's status endpoint: how its manifest was
+    received (waiting for its archive, queued, refused), its current run's stage and parts, whether
+    its previews are still being made, and its verdict's key and status. None when nothing is known.
+
+    `state`: waiting | refused | queued | running | done. A verdict written more than the run
+    state's 7 days ago is still found in the bucket.
+    """
+    from pipeline.layout import Layout
+
+    from .notifications import intake_key
+    from .state import PREFIX, progress_key
+
+    intake = r.hgetall(intake_key(submission_id))
+    run_id = r.get(f"{PREFIX}run:{submission_id}")
+    progress = r.hgetall(progress_key(submission_id, run_id)) if run_id else {}
+    verdict_key = Layout(submission_id).verdict()
+    answer: dict = {"submission_id": submission_id}
+    if intake:
+        answer["intake"] = {"state": intake.get("state"), "manifest": intake.get("manifest") or None,
+                            "missing": json.loads(intake.get("missing") or "[]"), "reason": intake.get("reason") or None,
+                            "at": _iso(intake.get("at"))}
+    if progress:
+        stage = progress.get("stage", "queued")
+        done = r.scard(f"{PREFIX}done:parts:{submission_id}:{run_id}")
+        answer.update({
+            "state": "done" if stage == "done" else "queued" if stage == "queued" else "running",
+            "run_id": run_id, "stage": stage,
+            "started_at": _iso(progress.get("started_at")), "updated_at": _iso(progress.get("touched_at")),
+            "parts": {"done": done, "expected": int(progress["expected"]) if progress.get("expected") else None},
+            "previews": "pending" if r.zscore(MEDIA_INFLIGHT, submission_id) is not None else
+                        "done" if stage == "done" else None,
+        })
+        if stage == "done":
+            answer["verdict"] = {"key": verdict_key, "status": progress.get("status")}
+        if intake and _newer(intake.get("at"), progress.get("started_at")):
+            answer["state"] = intake.get("state")   # a re-submission queued, waiting or refused: that is where it is
+        return answer
+    if intake:
+        answer["state"] = intake.get("state")       # waiting | queued (not yet started) | refused
+        return answer
+    stored = store.get_json(verdict_key) if store is not None else None
+    if stored:
+        answer.update({"state": "done", "verdict": {"key": verdict_key, "status": stored.get("status")}})
+        return answer
+    return None
