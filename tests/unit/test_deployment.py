@@ -15,6 +15,7 @@ def test_compose_file_matches_the_compose_spec():
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         result = subprocess.run([docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
                                 capture_output=True, env={"MINIO_ROOT_PASSWORD": "x" * 12, "GRAFANA_ADMIN_PASSWORD": "x" * 12,
+                                      "SMARTEDU_NOTIFY_SECRET": "x" * 12, "SMARTEDU_STATUS_TOKEN": "x" * 12,
                                       "PATH": "/usr/bin:/bin"})
     else:
         checker = Path(sys.prefix) / "bin" / "check-jsonschema"
@@ -35,6 +36,20 @@ def test_compose_services_scale_and_are_checked():
     assert "mc mb --ignore-existing local/uploads local/smartedu" in " ".join(services["buckets"]["command"])
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "ffmpeg" in dockerfile and "USER smartedu" in dockerfile
+
+
+def test_compose_minio_notifies_ingest_and_keeps_events_while_it_is_down():
+    """Issue 29: uploads trigger runs through bucket notifications with the shared secret."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    minio = services["minio"]["environment"]
+    assert minio["MINIO_NOTIFY_WEBHOOK_ENABLE_INGEST"] == "on"
+    assert minio["MINIO_NOTIFY_WEBHOOK_ENDPOINT_INGEST"] == "http://ingest:8088/notifications"
+    assert "SMARTEDU_NOTIFY_SECRET" in minio["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_INGEST"]
+    assert minio["MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_INGEST"].startswith("/data/")       # on the volume: survives a restart
+    assert "mc event add local/uploads arn:minio:sqs::INGEST:webhook --event put" in " ".join(services["buckets"]["command"])
+    ingest = services["ingest"]
+    assert ingest["environment"]["SMARTEDU_INGEST_HTTP_PORT"] == "8088" and "8088:8088" in ingest["ports"]
+    assert "SMARTEDU_NOTIFY_SECRET" in ingest["environment"] and "SMARTEDU_STATUS_TOKEN" in ingest["environment"]
 
 
 def test_compose_runs_redis_so_that_a_restart_loses_nothing():
