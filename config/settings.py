@@ -17,7 +17,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SMARTEDU_", env_file=".env", extra="ignore")
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = "redis://127.0.0.1:6379/0"   # with sentinels: only its db, user and password count
+    # Redis Sentinel (workers/redis_conn.py): the sentinels ("host:port", comma-separated), the
+    # primary's name they monitor, their own password; empty: redis_url is the one Redis
+    redis_sentinels: Annotated[list[str], NoDecode] = []
+    redis_master: str = "smartedu"
+    redis_sentinel_password: SecretStr = SecretStr("")
+    redis_wait_ms: int = 500             # WAIT for one replica after the writes that must survive a failover
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = "minioadmin"
     s3_secret_key: SecretStr = SecretStr("minioadmin")
@@ -38,6 +44,7 @@ class Settings(BaseSettings):
     notify_secret: SecretStr = SecretStr("")     # MinIO's webhook auth_token; none set: every notification refused
     status_token: SecretStr = SecretStr("")      # bearer token of GET /submissions/<id>; none set: refused
     notify_list: str = ""                # MinIO's Redis target list (format=access) that ingest also reads
+    notify_rescan_s: float = 300.0       # how often the uploads bucket is listed for manifests no notification brought
     pairing_timeout_s: float = 600.0     # a manifest without its archive, or an upload without a manifest, then gets an error notice
     ffmpeg_threads: int = Field(default=1, ge=0)   # per ffmpeg in a worker: scale with processes, not threads
     work_dir: Path = Path("/tmp/smartedu")
@@ -54,7 +61,7 @@ class Settings(BaseSettings):
     reconcile_grace_s: float = 120.0     # a run that moved more recently than this is left alone
     reconcile_attempts: int = 3          # re-sends of one lost part before the run gets its error verdict
 
-    @field_validator("callback_hosts", "callback_networks", mode="before")
+    @field_validator("callback_hosts", "callback_networks", "redis_sentinels", mode="before")
     @classmethod
     def _comma_separated(cls, value):
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value

@@ -20,6 +20,7 @@ from pipeline.errors import PermanentError, TransientError
 from . import outages
 from .ledger import MessageLedger, part_of
 from .outages import RepeatFilter, outage_of, wait_for_redis
+from .redis_conn import connect
 from .state import DRAMATIQ_NAMESPACE
 
 log = structlog.get_logger("workers")
@@ -132,7 +133,7 @@ def build_broker(settings: Settings, stages: dict[str, str], timings) -> dramati
     middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(), CurrentMessage(),
                   LogContext(stages, timings)]
     if settings.broker != "stub":
-        middleware.append(MessageLedger(lambda: redis.Redis.from_url(settings.redis_url, decode_responses=True)))
+        middleware.append(MessageLedger(lambda: connect(settings)))
     repeats = RepeatFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(repeats)
@@ -144,7 +145,7 @@ def build_broker(settings: Settings, stages: dict[str, str], timings) -> dramati
     if settings.broker == "stub":
         broker = StubBroker(middleware=middleware)
     else:
-        broker = DurableRedisBroker(url=settings.redis_url, middleware=middleware, namespace=DRAMATIQ_NAMESPACE,
+        broker = DurableRedisBroker(client=connect(settings, decode_responses=False), middleware=middleware, namespace=DRAMATIQ_NAMESPACE,
                                     heartbeat_timeout=settings.heartbeat_ms, maintenance_chance=settings.maintenance_chance)
     dramatiq.set_broker(broker)
     return broker

@@ -249,7 +249,7 @@ def ingest(
                          name="reconciler", daemon=True).start()
     if settings.ingest_http_port or settings.notify_list:
         _bucket_notifications(settings, stop)
-    run_ingest(settings.redis_url, start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
+    run_ingest(_redis(), start_submission, stop, claim_idle_ms=int(claim_idle_s * 1000))
 
 
 def _bucket_notifications(settings, stop) -> None:
@@ -261,10 +261,12 @@ def _bucket_notifications(settings, stop) -> None:
     from workers.ingest import consumer_name
     from workers.notifications import BucketIntake, consume_list, sweep_forever
     from workers.ops import submission_status
+    from workers.redis_conn import confirm_replicated
 
     client, store = _redis(), S3Store.from_settings(settings)
     intake = BucketIntake(client, S3Store.from_settings(settings, bucket=settings.uploads_bucket), settings.uploads_bucket,
-                          pairing_timeout_s=settings.pairing_timeout_s)
+                          pairing_timeout_s=settings.pairing_timeout_s, rescan_every_s=settings.notify_rescan_s,
+                          confirm=lambda what: confirm_replicated(client, settings, what))
     if settings.ingest_http_port:
         api = IngestAPI(intake, lambda sid: submission_status(client, store, sid),
                         notify_secret=settings.notify_secret.get_secret_value(), status_token=settings.status_token.get_secret_value())
@@ -331,9 +333,9 @@ def submit(event: Path = typer.Argument(..., help="the upload event JSON")) -> N
 
 
 def _redis():
-    import redis
+    from workers.redis_conn import connect
 
-    return redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
+    return connect(get_settings())
 
 
 @app.command()

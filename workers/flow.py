@@ -65,9 +65,10 @@ class Flow:
 
     @cached_property
     def state(self) -> FlowState:
+        from .redis_conn import connect
         from .state import RunState
 
-        return RunState.from_url(self.settings.redis_url)
+        return RunState(connect(self.settings))
 
     @cached_property
     def activity(self) -> ActivityState:

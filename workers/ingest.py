@@ -56,6 +56,19 @@ def answer_bad_event(r: redis.Redis, entry_id: str, raw: str | None, reason: str
                                  "kind": "verdict", "reason": reason[:500], "entry_id": entry_id})
 
 
+def claim_event(r: redis.Redis, event, run_id: str) -> str:
+    """The run of this very event: `run_id`, or the run an identical event (the same fields,
+    re-sent) already has. The upload service re-sends an event whose XADD a replica did not
+    confirm (`WAIT`) before a failover: the copy must not start a second run."""
+    import hashlib
+
+    canonical = json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    key = f"{PREFIX}event-run:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+    if r.set(key, run_id, nx=True, ex=TTL_S):
+        return run_id
+    return r.get(key) or run_id
+
+
 def handle_entry(r: redis.Redis, entry_id: str, fields: dict, start) -> bool:
     """Start the run for one entry; True when the entry may be acknowledged."""
     from pipeline.models import parse_event
@@ -63,7 +76,11 @@ def handle_entry(r: redis.Redis, entry_id: str, fields: dict, start) -> bool:
     raw = fields.get("event")
     try:
         event = parse_event(raw if raw is not None else b"")
-        run_id = start(event, run_id_for_entry(entry_id))
+        run_id = claim_event(r, event, run_id_for_entry(entry_id))
+        if run_id != run_id_for_entry(entry_id):
+            log.info("event_repeated", submission_id=event.submission_id, run_id=run_id, entry_id=entry_id)
+            return True
+        run_id = start(event, run_id)
         log.info("event_ingested", submission_id=event.submission_id, run_id=run_id, entry_id=entry_id)
         return True
     except EventError as exc:
@@ -96,8 +113,7 @@ def ingest_once(r: redis.Redis, start, *, consumer: str, block_ms: int = 2000, c
     return handled
 
 
-def run_ingest(redis_url: str, start, stop: threading.Event, *, claim_idle_ms: int = 60000) -> None:
-    r = redis.Redis.from_url(redis_url, decode_responses=True)
+def run_ingest(r: redis.Redis, start, stop: threading.Event, *, claim_idle_ms: int = 60000) -> None:
     ensure_group(r)
     consumer = consumer_name()
     log.info("ingest_started", consumer=consumer)

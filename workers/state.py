@@ -89,10 +89,6 @@ class RunState:
         self.r = client
         self._notice = client.register_script(_NOTICE_ONCE)
 
-    @classmethod
-    def from_url(cls, url: str) -> "RunState":
-        return cls(redis.Redis.from_url(url, decode_responses=True))
-
     # runs -----------------------------------------------------------------
     def start_run(self, submission_id: str, run_id: str) -> None:
         """Make `run_id` the submission's current run; messages of older runs are dropped."""
