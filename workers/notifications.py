@@ -13,7 +13,9 @@ The store's notifications come at least once and in any order, so nothing here t
   has a manifest (then it is an extra file the upload service keeps, not a lost submission).
 
 The sweep also finds what a lost notification would hide: it reads `<prefix>/event.json` of
-every object still unpaired before giving up on it.
+every object still unpaired before giving up on it, and every few minutes it lists the bucket for
+manifests of the last days that nothing took (a notification MinIO dropped, or a Redis failover
+that lost the write that took it).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ UNPAIRED = f"{PREFIX}bucket:unpaired"        # zset "bucket/key" -> when it arri
 WAITING = f"{PREFIX}bucket:waiting"          # zset "bucket/key" of manifests -> when they give up waiting
 SWEEP_LOCK = f"{PREFIX}bucket:sweep-lock"
 SWEEP_BATCH = 500
+RESCAN_MARK = f"{PREFIX}bucket:rescanned"   # set for rescan_every_s: one rescan per interval across ingests
+RESCAN_MAX_OBJECTS = 200_000
 
 # Take a manifest once: its mark and its stream entry in one step, and the objects it names paired.
 _TAKE_ONCE = """
@@ -71,11 +75,15 @@ class Manifest:
 class BucketIntake:
     """Notifications of the uploads bucket become stream entries (or waits, or notices)."""
 
-    def __init__(self, client: redis.Redis, uploads: ObjectStore, bucket: str, *, pairing_timeout_s: float):
+    def __init__(self, client: redis.Redis, uploads: ObjectStore, bucket: str, *, pairing_timeout_s: float,
+                 rescan_every_s: float = 300.0, rescan_window_s: float = 3 * 24 * 3600.0, confirm=None):
         self.r = client
         self.uploads = uploads
         self.bucket = bucket
         self.pairing_timeout_s = pairing_timeout_s
+        self.rescan_every_s = rescan_every_s
+        self.rescan_window_s = min(rescan_window_s, TTL_S / 2)    # never older than the "taken" marks
+        self.confirm = confirm or (lambda what: True)              # WAIT for a replica (workers/redis_conn.py)
         self._take = client.register_script(_TAKE_ONCE)
 
     # what arrives ---------------------------------------------------------------
@@ -151,6 +159,7 @@ class BucketIntake:
                            args=[manifest.created.identity, TTL_S, STREAM_MAXLEN, manifest.raw.decode()])
         if not entry:
             return "duplicate"
+        self.confirm("manifest")          # unconfirmed: the rescan takes it again if a failover lost it
         self._paired(manifest.created, event, entry)
         log.info("manifest_taken", submission_id=event.submission_id, manifest=key[:200], entry_id=entry)
         return "queued"
@@ -224,9 +233,31 @@ class BucketIntake:
                     done[outcome] += 1
             for name in self.r.zrangebyscore(UNPAIRED, "-inf", now - self.pairing_timeout_s, start=0, num=SWEEP_BATCH):
                 done["unpaired"] += self._sweep_object(name)
+            if self.r.set(RESCAN_MARK, 1, nx=True, ex=max(1, int(self.rescan_every_s))):
+                done["rescued"] = self.rescan(now)
             return done
         finally:
             self.r.delete(SWEEP_LOCK)
+
+    def rescan(self, now: float) -> int:
+        """Manifests written in the last days that nothing took: their notification was lost
+        (MinIO's queue full, a Redis failover that lost the write). The bucket is the upload
+        side's own record, so it is read again, bounded, every `rescan_every_s`."""
+        taken = 0
+        for n, stat in enumerate(self.uploads.list_stats("")):
+            if n >= RESCAN_MAX_OBJECTS:
+                log.warning("rescan_bounded", listed=n)
+                break
+            if (not stat.key.endswith("/" + MANIFEST_NAME) and stat.key != MANIFEST_NAME) or \
+                    (stat.modified is not None and stat.modified < now - self.rescan_window_s):
+                continue
+            identity = ObjectCreated(self.bucket, stat.key, stat.etag or "").identity
+            if self.r.exists(f"{PREFIX}bucket:taken:{_digest(identity)}"):
+                continue
+            if self.take_manifest(stat.key) == "queued":
+                taken += 1
+                log.warning("manifest_rescued", manifest=stat.key[:200])
+        return taken
 
     def _sweep_manifest(self, name: str, now: float) -> str:
         """taken (or otherwise settled) | waiting | gave_up."""

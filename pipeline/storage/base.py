@@ -20,6 +20,7 @@ class ObjectStat:
     key: str
     size: int
     etag: str | None = None
+    modified: float | None = None      # POSIX time, where the listing gives it
 
 
 class ObjectStore(ABC):
@@ -46,6 +47,13 @@ class ObjectStore(ABC):
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under `prefix`, recursively."""
+
+    def list_stats(self, prefix: str) -> Iterator[ObjectStat]:
+        """Keys under `prefix` with their size and eTag (a store whose listing has them overrides)."""
+        for key in self.list(prefix):
+            stat = self.stat(key)
+            if stat is not None:
+                yield stat
 
     @abstractmethod
     def delete(self, key: str) -> None:

@@ -175,6 +175,12 @@ class S3Store(ObjectStore):
             for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
                 yield obj.object_name
 
+    def list_stats(self, prefix: str) -> Iterator[ObjectStat]:
+        with _s3_errors():
+            for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                yield ObjectStat(key=obj.object_name, size=obj.size or 0, etag=(obj.etag or "").strip('"') or None,
+                                 modified=obj.last_modified.timestamp() if obj.last_modified else None)
+
     def delete(self, key: str) -> None:
         with _s3_errors():
             self.client.remove_object(self.bucket, key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -200,3 +201,19 @@ def test_minio_redis_access_list_is_read_too(cluster, endpoint):
     wait_for(lambda: cluster["redis"].llen(LIST) == 0
              and not any(cluster["redis"].llen(k) for k in cluster["redis"].scan_iter(f"{LIST}:taking:*")), 10, "the list read")
     assert len(entries_for(cluster, event["submission_id"])) == 1
+
+
+def test_the_rescan_takes_a_manifest_whose_notifications_all_were_lost(cluster, s3_server):
+    """MinIO dropped them, or a Redis failover lost the write that took it: the bucket is read again."""
+    from pipeline.storage.s3 import S3Store
+    from workers.notifications import BucketIntake
+
+    event = upload(cluster, "rescanned")
+    put_manifest(cluster, event)
+    intake = BucketIntake(cluster["redis"], S3Store(s3_server.client(), "uploads"), "uploads", pairing_timeout_s=600)
+    assert intake.rescan(now=time.time()) >= 1
+    assert len(entries_for(cluster, event["submission_id"])) == 1
+    intake.rescan(now=time.time())                      # taken: not again
+    assert len(entries_for(cluster, event["submission_id"])) == 1
+    old = intake.rescan(now=time.time() + 4 * 24 * 3600)  # days later, nothing is taken twice either
+    assert old == 0 and len(entries_for(cluster, event["submission_id"])) == 1
