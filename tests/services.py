@@ -139,9 +139,10 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def start_redis(data_dir: Path, *, aof: bool = False, port: int | None = None) -> tuple[str, subprocess.Popen]:
+def start_redis(data_dir: Path, *, aof: bool = False, port: int | None = None, extra: tuple[str, ...] = ()) -> tuple[str, subprocess.Popen]:
     """A private redis-server; with `aof` as the README tells operators to run it (AOF,
-    everysec, noeviction), and `port` restarts one where it was, from its AOF."""
+    everysec, noeviction), and `port` restarts one where it was, from its AOF. `extra`: more
+    options (`--replicaof host port`)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found (apt-get install redis-server)")
@@ -150,7 +151,7 @@ def start_redis(data_dir: Path, *, aof: bool = False, port: int | None = None) -
     durability = ["--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction"] if aof else \
         ["--appendonly", "no"]
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *durability,
-                                "--dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                "--dir", str(data_dir), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     for _ in range(100):
@@ -159,3 +160,70 @@ def start_redis(data_dir: Path, *, aof: bool = False, port: int | None = None) -
         time.sleep(0.1)
     stop_process(process)
     raise RuntimeError("redis-server did not start")
+
+
+class SentinelGroup:
+    """A Redis primary, a replica and three sentinels on loopback, as the README's Sentinel
+    profile runs them (AOF, everysec, noeviction; quorum 2), with quick failure detection."""
+
+    MASTER = "smartedu"
+
+    def __init__(self, work: Path, *, down_after_ms: int = 1000, failover_timeout_ms: int = 4000):
+        self.work = work
+        base = free_port_block(5, grpc_offset=None)
+        self.redis_ports, self.sentinel_ports = [base, base + 1], [base + 2, base + 3, base + 4]
+        self.servers: dict[int, subprocess.Popen] = {}
+        self.sentinels: list[subprocess.Popen] = []
+        self.start_server(self.redis_ports[0])
+        self.start_server(self.redis_ports[1], replica_of=self.redis_ports[0])
+        binary = shutil.which("redis-server")
+        for port in self.sentinel_ports:
+            conf = work / f"sentinel-{port}.conf"
+            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {work}\n"
+                            f"sentinel monitor {self.MASTER} 127.0.0.1 {self.redis_ports[0]} 2\n"
+                            f"sentinel down-after-milliseconds {self.MASTER} {down_after_ms}\n"
+                            f"sentinel failover-timeout {self.MASTER} {failover_timeout_ms}\n"
+                            f"sentinel parallel-syncs {self.MASTER} 1\n")
+            self.sentinels.append(subprocess.Popen([binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL, start_new_session=True))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.primary() == self.redis_ports[0] and self.replica_in_sync(self.redis_ports[1]):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the sentinel group did not come up")
+
+    def start_server(self, port: int, replica_of: int | None = None) -> None:
+        extra = ("--replicaof", "127.0.0.1", str(replica_of)) if replica_of else ()
+        _url, self.servers[port] = start_redis(self.work / f"redis-{port}", aof=True, port=port, extra=extra)
+
+    @property
+    def sentinel_hosts(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def primary(self) -> int | None:
+        """The primary's port as a majority of the sentinels that answer name it."""
+        named = []
+        for port in self.sentinel_ports:
+            try:
+                answer = redis.Redis(port=port, socket_timeout=1).execute_command("SENTINEL", "get-master-addr-by-name", self.MASTER)
+                named.append(int(answer[1]))
+            except (redis.RedisError, TypeError, IndexError):
+                continue
+        return max(set(named), key=named.count) if named else None
+
+    def replica_in_sync(self, port: int) -> bool:
+        try:
+            info = redis.Redis(port=port, socket_timeout=1).info("replication")
+        except redis.RedisError:
+            return False
+        return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+    def kill(self, port: int) -> None:
+        kill_group(self.servers[port])
+        self.servers[port].wait(10)
+
+    def stop(self) -> None:
+        for process in [*self.sentinels, *self.servers.values()]:
+            stop_process(process)
