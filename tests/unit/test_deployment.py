@@ -52,6 +52,23 @@ def test_compose_minio_notifies_ingest_and_keeps_events_while_it_is_down():
     assert "SMARTEDU_NOTIFY_SECRET" in ingest["environment"] and "SMARTEDU_STATUS_TOKEN" in ingest["environment"]
 
 
+def test_compose_sentinel_profile_has_a_replica_and_three_sentinels_of_quorum_two():
+    """Issue 28: the README's Sentinel profile, durable as the primary is."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    replica = services["redis-replica"]
+    options = dict(zip(replica["command"][4::2], replica["command"][5::2]))   # after "--replicaof redis 6379"
+    assert replica["profiles"] == ["sentinel"] and replica["command"][1:4] == ["--replicaof", "redis", "6379"]
+    assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec" and options["--maxmemory-policy"] == "noeviction"
+    sentinels = [services[f"sentinel-{n}"] for n in (1, 2, 3)]
+    for sentinel in sentinels:
+        script = " ".join(sentinel["command"])
+        assert sentinel["profiles"] == ["sentinel"] and "--sentinel" in script
+        assert "sentinel monitor smartedu redis 6379 2" in script and "resolve-hostnames yes" in script
+    assert len({s["volumes"][0] for s in sentinels}) == 3                 # each rewrites its own config
+    assert services["ingest"]["environment"]["SMARTEDU_REDIS_MASTER"] == "smartedu"
+    assert "SMARTEDU_REDIS_SENTINELS" in services["worker"]["environment"]
+
+
 def test_compose_runs_redis_so_that_a_restart_loses_nothing():
     """The README's operator section: AOF, fsync every second, never evict a queue key."""
     command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["redis"]["command"]
