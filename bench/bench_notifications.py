@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis  # noqa: E402
 
+from config.logging import configure_logging  # noqa: E402
+
 from pipeline.storage.s3 import S3Store  # noqa: E402
 from tests import services  # noqa: E402
 from tests.bucket_events import for_object, minio_webhook  # noqa: E402
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=300)
     parser.add_argument("--clients", type=int, default=4, help="concurrent POSTs, as MinIO's webhook workers send them")
     args = parser.parse_args()
+    configure_logging("WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-notify-"))
     server = services.start_seaweedfs(work / "s3")
     url = os.environ.get("SMARTEDU_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
