@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_notifications.py [--submissions 300] [--clients 4]
 
 A real endpoint (`workers/http_api.py` in this process, as `smartedu ingest` serves it), real
-Redis (a DB of its own) and real S3 (SeaweedFS). For N submissions already in the bucket (a small
+Redis (a redis-server of its own) and real S3 (SeaweedFS). For N submissions already in the bucket (a small
 zip and its event.json each), clients POST MinIO-shaped notifications, in three rounds:
 the zips' (noted, waiting for a manifest), the manifests' (each read from S3 and queued), and
 the manifests' again (duplicates: what MinIO's at-least-once delivery costs). Prints requests
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import resource
 import shutil
 import sys
@@ -71,9 +70,8 @@ def main() -> None:
     configure_logging("WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-notify-"))
     server = services.start_seaweedfs(work / "s3")
-    url = os.environ.get("SMARTEDU_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
+    url, redis_server = services.start_redis(work / "redis")     # its own: no DB of a test run is touched
     r = redis.Redis.from_url(url, decode_responses=True)
-    r.flushdb()
     stop = threading.Event()
     try:
         client = server.client()
@@ -104,7 +102,7 @@ def main() -> None:
         assert queued == args.submissions
     finally:
         stop.set()
-        r.flushdb()
+        services.stop_process(redis_server)
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -360,6 +360,9 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     rec = data["reconciler"]
     console.print(f"reconciler: last pass {rec['last_pass_s_ago']} s ago, watching {rec['watching']} idle runs, "
                   + (", ".join(f"{k} {v}" for k, v in sorted(rec["counters"].items()) if k != "passes") or "nothing done"))
+    waiting = data["uploads_waiting"]
+    console.print(f"bucket uploads: {waiting['manifests']} manifests waiting for their zip, "
+                  f"{waiting['unpaired']} uploads waiting for a manifest")
     for action in rec["recent_actions"]:
         console.print(f"  {action.get('action')}: {action.get('submission_id')} {action.get('part')} ({action.get('reason')})")
 

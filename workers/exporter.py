@@ -15,6 +15,7 @@ import time
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from .notifications import UNPAIRED, WAITING
 from .state import DRAMATIQ_NAMESPACE, INFLIGHT, LATENCY_BUCKETS_S, MEDIA_INFLIGHT, VERDICT_METRICS
 
 HEARTBEATS = f"{DRAMATIQ_NAMESPACE}:__heartbeats__"
@@ -68,6 +69,11 @@ class QueueCollector:
         runs.add_metric(["verdict"], self.r.zcard(INFLIGHT))
         runs.add_metric(["previews"], self.r.zcard(MEDIA_INFLIGHT))
         yield runs
+        waiting = GaugeMetricFamily("smartedu_uploads_waiting", "Bucket uploads not yet paired: manifests waiting for "
+                                    "their zip, uploads waiting for a manifest", labels=["what"])
+        waiting.add_metric(["manifests"], self.r.zcard(WAITING))
+        waiting.add_metric(["unpaired"], self.r.zcard(UNPAIRED))
+        yield waiting
 
         recorded = self.r.hgetall(VERDICT_METRICS)
         verdicts = CounterMetricFamily("smartedu_verdicts", "Verdicts announced, by status", labels=["status"])

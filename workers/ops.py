@@ -9,6 +9,7 @@ import time
 
 import redis
 
+from .notifications import UNPAIRED, WAITING
 from .reconcile import summary as reconcile_summary
 from .state import DRAMATIQ_NAMESPACE, FAILED, INFLIGHT, MEDIA_INFLIGHT, TIMINGS_STREAM
 
@@ -56,6 +57,8 @@ def status(r: redis.Redis, queues: list[str]) -> dict:
         "media_in_progress": r.zcard(MEDIA_INFLIGHT),
         "stages_last_hour": stage_latencies(r),
         "reconciler": reconcile_summary(r),
+        # bucket notifications: manifests waiting for their zip, uploads waiting for a manifest
+        "uploads_waiting": {"manifests": r.zcard(WAITING), "unpaired": r.zcard(UNPAIRED)},
     }
 
 

@@ -16,6 +16,7 @@ import pytest
 from tests.bucket_events import aws_event, for_object, minio_redis_access, minio_webhook
 from tests.cluster import notices, start, upload, verdict_of, wait_for
 from tests.services import free_port_block, stop_process
+from workers.ops import status as deployment_status
 
 pytestmark = pytest.mark.integration
 NOTIFY_SECRET, STATUS_TOKEN, LIST = "notify-s3cret", "status-t0ken", "smartedu-test:bucket-events"
@@ -128,6 +129,7 @@ def test_a_manifest_waits_for_its_zip_and_names_it_when_it_never_comes(cluster, 
     assert notify(endpoint, minio_webhook(for_object(cluster["s3"], "uploads", never_manifest)))[1]["waiting"] == 1
     code, waiting = status(endpoint, never["submission_id"])
     assert code == 200 and waiting["state"] == "waiting" and waiting["intake"]["missing"] == [never["archive"]["key"]]
+    assert deployment_status(cluster["redis"], [])["uploads_waiting"]["manifests"] >= 2     # `smartedu status` shows them
 
     # the late zip arrives within the time: its notification takes the waiting manifest
     archive = cluster["work"] / f"{late['submission_id']}.zip"

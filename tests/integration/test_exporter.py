@@ -57,6 +57,8 @@ def test_the_exporter_reports_what_the_queues_hold(r, redis_url):
     r.hset(f"{DRAMATIQ_NAMESPACE}:documents.XQ.msgs", dead.message_id, json.dumps(dead.asdict()))
     r.zadd(f"{DRAMATIQ_NAMESPACE}:__heartbeats__", {"w1": now_ms, "w2": now_ms - 3_600_000})   # one alive, one long gone
     r.zadd(INFLIGHT, {"s1": time.time(), "s2": time.time()})
+    r.zadd("smartedu:bucket:waiting", {"uploads/w/event.json": time.time()})      # a manifest waiting for its zip
+    r.zadd("smartedu:bucket:unpaired", {"uploads/u1/a.zip": 1.0, "uploads/u2/b.zip": 2.0})
     state = RunState(r)
     for sid, seconds_ago, status in (("a", 45, "pass"), ("b", 400, "fail"), ("c", 400, "pass")):
         r.hset(progress_key(sid, "run"), "started_at", time.time() - seconds_ago)
@@ -86,6 +88,7 @@ def test_the_exporter_reports_what_the_queues_hold(r, redis_url):
     assert values['smartedu_dead_letters{queue="documents"}'] == 1 and values['smartedu_dead_letters{queue="video"}'] == 0
     assert values["smartedu_broker_processes_alive"] == 2         # w1, and this test's own broker; not w2
     assert values['smartedu_runs_inflight{waiting_for="verdict"}'] == 2
+    assert values['smartedu_uploads_waiting{what="manifests"}'] == 1 and values['smartedu_uploads_waiting{what="unpaired"}'] == 2
     assert values['smartedu_verdicts_total{status="pass"}'] == 2 and values['smartedu_verdicts_total{status="fail"}'] == 1
     assert values['smartedu_upload_to_verdict_seconds_bucket{le="60"}'] == 1
     assert values['smartedu_upload_to_verdict_seconds_bucket{le="600"}'] == 3
