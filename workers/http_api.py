@@ -31,6 +31,7 @@ from .outages import outage_of
 log = structlog.get_logger("ingest")
 
 MAX_BODY = 1024 * 1024
+MAX_CONNECTIONS = 64
 SUBMISSION = re.compile(r"^/submissions/([A-Za-z0-9._-]{1,64})/?$")
 
 
@@ -122,10 +123,33 @@ def _handler(api: IngestAPI):
     return Handler
 
 
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most `MAX_CONNECTIONS` at once: a flood of idle connections
+    is turned away (closed), never a thread each."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            log.warning("http_connection_refused", reason="too many connections", peer=client_address[0])
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def serve(api: IngestAPI, host: str, port: int, stop: threading.Event) -> ThreadingHTTPServer:
     """Start serving in a thread; it shuts down when `stop` is set. Returns the server (its port)."""
-    server = ThreadingHTTPServer((host, port), _handler(api))
-    server.daemon_threads = True
+    server = BoundedHTTPServer((host, port), _handler(api))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="ingest-http", daemon=True).start()
     threading.Thread(target=lambda: (stop.wait(), server.shutdown()), name="ingest-http-stop", daemon=True).start()
     log.info("ingest_http_started", host=host, port=server.server_address[1])

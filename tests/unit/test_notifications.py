@@ -79,3 +79,38 @@ def test_the_shared_secret_bare_or_as_a_bearer_token(header, ok):
 
 def test_no_secret_configured_refuses_everyone():
     assert not authorized("", "") and not authorized("Bearer ", "")
+
+
+def test_the_endpoint_turns_away_connections_beyond_its_bound(monkeypatch):
+    """Idle connections (a slow client, a flood) never hold more than MAX_CONNECTIONS threads."""
+    import socket
+    import threading
+    import time
+
+    from workers import http_api
+
+    monkeypatch.setattr(http_api, "MAX_CONNECTIONS", 2)
+    stop = threading.Event()
+    api = http_api.IngestAPI(intake=None, status=lambda sid: None, notify_secret="s", status_token="t")
+    server = http_api.serve(api, "127.0.0.1", 0, stop)
+    port = server.server_address[1]
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]     # they send nothing
+    try:
+        time.sleep(0.3)
+        refused = socket.create_connection(("127.0.0.1", port))
+        refused.settimeout(5)
+        try:
+            refused.sendall(b"HEAD /notifications HTTP/1.0\r\n\r\n")
+            answer = refused.recv(100)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""                                                     # closed, not served
+        for sock in idle:
+            sock.close()
+        time.sleep(0.3)
+        served = socket.create_connection(("127.0.0.1", port))
+        served.settimeout(5)
+        served.sendall(b"HEAD /notifications HTTP/1.0\r\n\r\n")
+        assert served.recv(100).startswith(b"HTTP/1.0 200")
+    finally:
+        stop.set()
