@@ -220,6 +220,12 @@ class SentinelGroup:
             return False
         return info.get("role") == "slave" and info.get("master_link_status") == "up"
 
+    def cut_off(self, replica: int) -> None:
+        """The replica stops following the primary (it is pointed at a port nobody serves), keeping
+        what it has: the primary's next writes exist only there, as when replication lags."""
+        nowhere = free_port_block(1, grpc_offset=None)
+        redis.Redis(port=replica, socket_timeout=2).execute_command("REPLICAOF", "127.0.0.1", str(nowhere))
+
     def kill(self, port: int) -> None:
         kill_group(self.servers[port])
         self.servers[port].wait(10)
