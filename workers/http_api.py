@@ -102,6 +102,9 @@ def _handler(api: IngestAPI):
                     outage.failed(exc)
                 log.warning("notification_retry_later", error=type(exc).__name__, reason=str(exc)[:200])
                 return self._reply(503, {"error": "a service is unavailable; send again"})
+            except Exception as exc:          # noqa: BLE001 - a bug of ours: logged, answered, sent again later
+                log.error("notification_failed", error=type(exc).__name__, reason=str(exc)[:200])
+                return self._reply(500, {"error": "internal error; send again"})
             log.info("notification_received", objects=len(objects), **outcome)
             self._reply(200, {"objects": len(objects), **outcome})
 

@@ -114,3 +114,28 @@ def test_the_endpoint_turns_away_connections_beyond_its_bound(monkeypatch):
         assert served.recv(100).startswith(b"HTTP/1.0 200")
     finally:
         stop.set()
+
+
+@pytest.mark.parametrize("error, code", [(RuntimeError("a bug"), 500), (__import__("redis").ConnectionError("down"), 503)])
+def test_the_endpoint_answers_a_failure_so_that_the_store_sends_again(error, code):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from workers import http_api
+
+    class Failing:
+        def receive(self, objects):
+            raise error
+
+    stop = threading.Event()
+    server = http_api.serve(http_api.IngestAPI(Failing(), lambda sid: None, notify_secret="s", status_token="t"), "127.0.0.1", 0, stop)
+    body = minio_webhook(record("uploads", "s/event.json", "e", 1))
+    request = urllib.request.Request(f"http://127.0.0.1:{server.server_address[1]}/notifications", data=body,
+                                     method="POST", headers={"Authorization": "s"})
+    try:
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=10)
+        assert answer.value.code == code
+    finally:
+        stop.set()
