@@ -117,12 +117,14 @@ def test_the_endpoint_turns_away_connections_beyond_its_bound(monkeypatch):
 
 
 @pytest.mark.parametrize("error, code", [(RuntimeError("a bug"), 500), (__import__("redis").ConnectionError("down"), 503)])
-def test_the_endpoint_answers_a_failure_so_that_the_store_sends_again(error, code):
+def test_the_endpoint_answers_a_failure_so_that_the_store_sends_again(error, code, monkeypatch):
     import threading
     import urllib.error
     import urllib.request
 
     from workers import http_api
+
+    monkeypatch.setattr(http_api, "outage_of", lambda exc: None)    # the process-wide outage state stays as it was
 
     class Failing:
         def receive(self, objects):
