@@ -61,6 +61,21 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _taken_key(identity: str) -> str:
+    """Set once a manifest version (bucket/key@eTag) is on the stream."""
+    return f"{PREFIX}bucket:taken:{_digest(identity)}"
+
+
+def _paired_key(name: str) -> str:
+    """The eTag of an object ("bucket/key") a taken manifest named."""
+    return f"{PREFIX}bucket:paired:{_digest(name)}"
+
+
+def _awaited_key(name: str) -> str:
+    """The manifest ("bucket/key") that waits for this object."""
+    return f"{PREFIX}bucket:awaited:{_digest(name)}"
+
+
 def intake_key(submission_id: str) -> str:
     """How the submission's manifest was received (waiting, queued, refused): the status endpoint reads it."""
     return f"{PREFIX}intake:{submission_id}"
@@ -109,14 +124,14 @@ class BucketIntake:
         """An archive or a main work arrived: paired if a taken manifest named it, else it waits
         for one; a manifest that was waiting for it is taken now."""
         name = f"{created.bucket}/{created.key}"
-        if self.r.get(f"{PREFIX}bucket:paired:{_digest(name)}") == created.etag and created.etag:
+        if self.r.get(_paired_key(name)) == created.etag and created.etag:
             return "paired"
         info = json.dumps({"etag": created.etag, "submission_id": submission_of(created)}, ensure_ascii=False)
         pipe = self.r.pipeline()
         pipe.zadd(UNPAIRED, {name: time.time()}, nx=True)
         pipe.hset(UNPAIRED + ":info", name, info)
         pipe.execute()
-        waiting_manifest = self.r.get(f"{PREFIX}bucket:awaited:{_digest(name)}")
+        waiting_manifest = self.r.get(_awaited_key(name))
         if waiting_manifest:
             self.take_manifest(waiting_manifest.split("/", 1)[1])
         return "noted"
@@ -141,7 +156,7 @@ class BucketIntake:
         if manifest is None:
             log.info("manifest_vanished", manifest=key[:200])
             return "gone"
-        taken_key = f"{PREFIX}bucket:taken:{_digest(manifest.created.identity)}"
+        taken_key = _taken_key(manifest.created.identity)
         if self.r.exists(taken_key):
             return "duplicate"
         try:
@@ -173,12 +188,10 @@ class BucketIntake:
         pipe = self.r.pipeline()
         for obj in self._named(event):
             stat = self.uploads.stat(obj.split("/", 1)[1]) if obj.startswith(self.bucket + "/") else None
-            pipe.set(f"{PREFIX}bucket:paired:{_digest(obj)}", (stat.etag or "") if stat else "", ex=TTL_S)
-            pipe.zrem(UNPAIRED, obj)
-            pipe.hdel(UNPAIRED + ":info", obj)
-            pipe.delete(f"{PREFIX}bucket:awaited:{_digest(obj)}")
-        pipe.zrem(WAITING, name)
-        pipe.hdel(WAITING + ":info", name)
+            pipe.set(_paired_key(obj), (stat.etag or "") if stat else "", ex=TTL_S)
+            _forget(pipe, UNPAIRED, obj)
+            pipe.delete(_awaited_key(obj))
+        _forget(pipe, WAITING, name)
         pipe.hset(intake_key(event.submission_id), mapping={"state": "queued", "manifest": manifest.key, "entry_id": entry,
                                                             "at": time.time(), "missing": "", "reason": ""})
         pipe.expire(intake_key(event.submission_id), TTL_S)
@@ -191,7 +204,7 @@ class BucketIntake:
         pipe.hset(WAITING + ":info", name, json.dumps({"submission_id": event.submission_id, "missing": missing,
                                                        "etag": manifest.etag}, ensure_ascii=False))
         for key in missing:
-            pipe.set(f"{PREFIX}bucket:awaited:{_digest(f'{self.bucket}/{key}')}", name, ex=TTL_S)
+            pipe.set(_awaited_key(f"{self.bucket}/{key}"), name, ex=TTL_S)
         pipe.hset(intake_key(event.submission_id), mapping={"state": "waiting", "manifest": manifest.key,
                                                             "missing": json.dumps(missing, ensure_ascii=False), "at": time.time()})
         pipe.expire(intake_key(event.submission_id), TTL_S)
@@ -252,7 +265,7 @@ class BucketIntake:
                     (stat.modified is not None and stat.modified < now - self.rescan_window_s):
                 continue
             identity = ObjectCreated(self.bucket, stat.key, stat.etag or "").identity
-            if self.r.exists(f"{PREFIX}bucket:taken:{_digest(identity)}"):
+            if self.r.exists(_taken_key(identity)):
                 continue
             if self.take_manifest(stat.key) == "queued":
                 taken += 1
@@ -263,8 +276,7 @@ class BucketIntake:
         """taken (or otherwise settled) | waiting | gave_up."""
         key = name.split("/", 1)[1]
         if self.take_manifest(key) != "waiting":
-            self.r.zrem(WAITING, name)
-            self.r.hdel(WAITING + ":info", name)
+            _forget(self.r, WAITING, name)
             return "taken"
         deadline = self.r.zscore(WAITING, name)
         if deadline is not None and deadline <= now:
@@ -272,8 +284,7 @@ class BucketIntake:
             missing = info.get("missing", [])
             self.refuse(ObjectCreated(self.bucket, key, info.get("etag", "")), info.get("submission_id", ""),
                         f"{MANIFEST_NAME} 指明的文件在 {self.pairing_timeout_s:.0f} 秒内未上传：{'、'.join(missing)}", missing)
-            self.r.zrem(WAITING, name)
-            self.r.hdel(WAITING + ":info", name)
+            _forget(self.r, WAITING, name)
             return "gave_up"
         return "waiting"
 
@@ -289,12 +300,14 @@ class BucketIntake:
             info = json.loads(self.r.hget(UNPAIRED + ":info", name) or "{}")
             self.refuse(ObjectCreated(self.bucket, key, info.get("etag", "")), info.get("submission_id", ""),
                         f"文件 {key} 上传 {self.pairing_timeout_s:.0f} 秒后仍无 {manifest_key}，未能开始检查", [manifest_key])
-        pipe = self.r.pipeline()
-        pipe.zrem(UNPAIRED, name)
-        pipe.hdel(UNPAIRED + ":info", name)
-        pipe.execute()
+        _forget(self.r, UNPAIRED, name)
         return 1
 
+
+def _forget(r, table: str, name: str) -> None:
+    """Drop `name` from a waiting table (UNPAIRED, WAITING): its zset and its details; `r` may be a pipeline."""
+    r.zrem(table, name)
+    r.hdel(table + ":info", name)
 
 
 def consume_list(r: redis.Redis, intake: BucketIntake, list_key: str, consumer: str, stop, *, block_s: int = 2) -> None:
