@@ -126,11 +126,12 @@ def submission_status(r: redis.Redis, store, submission_id: str) -> dict | None:
     from pipeline.layout import Layout
 
     from .notifications import intake_key
-    from .state import PREFIX, progress_key
+    from .state import RunState
 
+    runs = RunState(r)
     intake = r.hgetall(intake_key(submission_id))
-    run_id = r.get(f"{PREFIX}run:{submission_id}")
-    progress = r.hgetall(progress_key(submission_id, run_id)) if run_id else {}
+    run_id = runs.current_run(submission_id)
+    progress = runs.progress(submission_id, run_id) if run_id else {}
     verdict_key = Layout(submission_id).verdict()
     answer: dict = {"submission_id": submission_id}
     if intake:
@@ -139,7 +140,7 @@ def submission_status(r: redis.Redis, store, submission_id: str) -> dict | None:
                             "at": _iso(intake.get("at"))}
     if progress:
         stage = progress.get("stage", "queued")
-        done = r.scard(f"{PREFIX}done:parts:{submission_id}:{run_id}")
+        done = runs.done_count(submission_id, run_id, "parts")
         answer.update({
             "state": "done" if stage == "done" else "queued" if stage == "queued" else "running",
             "run_id": run_id, "stage": stage,

@@ -151,6 +151,9 @@ class RunState:
         missing = pipe.execute()[-1]
         return not missing
 
+    def done_count(self, submission_id: str, run_id: str, group: str) -> int:
+        return self.r.scard(self._keys(submission_id, run_id, group)[1])
+
     def complete(self, submission_id: str, run_id: str, group: str) -> bool:
         return not self.r.sdiff(*self._keys(submission_id, run_id, group))
 
