@@ -119,6 +119,9 @@ def _handler(api: IngestAPI):
             except (redis.RedisError, TransientError, OSError) as exc:
                 log.warning("status_unavailable", error=type(exc).__name__)
                 return self._reply(503, {"error": "a service is unavailable"})
+            except Exception as exc:          # noqa: BLE001 - a bug of ours: logged and answered, not a dropped connection
+                log.error("status_failed", error=type(exc).__name__, reason=str(exc)[:200])
+                return self._reply(500, {"error": "internal error"})
             if answer is None:
                 return self._reply(404, {"submission_id": match[1], "state": "unknown"})
             self._reply(200, answer)
