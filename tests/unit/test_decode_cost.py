@@ -74,3 +74,12 @@ def test_fields_are_read_only_where_the_container_flags_them(rules, field_order,
     graph = _graph(qc.qc_command("/x/a.mp4", "mov", rules.qc, has_audio=False, trf_path=TRF, peaks_path=PEAKS, fps=25,
                                  fields=qc.reads_fields(field_order)))
     assert ("idet" in graph) is reads and graph.startswith("[0:V:0]split=2[full][fields];" if reads else "[0:V:0]split=1[full];")
+
+
+def test_the_clipping_peaks_measure_the_peak_alone(rules):
+    """astats' other statistics (RMS, entropy, DC offset ...) cost twice the sound's decode."""
+    one_pass = _graph(qc.qc_command("/x/a.mp4", "mov", rules.qc, has_audio=True, trf_path=TRF, peaks_path=PEAKS, fps=25))
+    sound = _graph(qc.sound_command("/x/a.mp4", "mov", rules.qc, peaks_path=PEAKS))
+    for graph in (one_pass, sound):
+        stats = graph[graph.index("astats="):].split(",")[0]
+        assert "measure_overall=Peak_level" in stats and "measure_perchannel=none" in stats
