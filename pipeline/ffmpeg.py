@@ -120,6 +120,32 @@ def _limits(memory_bytes: int | None, nice: int):
     return apply
 
 
+class _Measured(subprocess.Popen):
+    """A child that keeps its own resource usage: a RUSAGE_CHILDREN delta also counts the
+    children other threads reaped meanwhile (a long video's jobs side by side, a worker's
+    threads), and budgets rest on these seconds (the upscale estimate's knees)."""
+
+    rusage: resource.struct_rusage | None = None
+
+    def _try_wait(self, wait_flags):
+        # CPython's blocking reap (wait(), communicate()) calls this with its lock held: reap with wait4 instead of waitpid
+        try:
+            pid, status, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:       # reaped elsewhere (SIGCHLD ignored): no status, as CPython does
+            return self.pid, 0
+        if pid == self.pid:
+            self.rusage = usage
+        return pid, status
+
+
+def _cpu_of(proc: _Measured, before: resource.struct_rusage) -> float:
+    usage = proc.rusage
+    if usage is None:       # reaped by a poll (not through _try_wait): the delta, which may count others
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(cmd: list[str], *, timeout_s: float, memory_bytes: int | None = DEFAULT_MEMORY_BYTES, nice: int = 0,
         keep_stderr_lines: int = 0, stdout: bool = True, cwd: str | None = None,
         env: dict[str, str] | None = None) -> RunResult:
@@ -137,7 +163,7 @@ def run(cmd: list[str], *, timeout_s: float, memory_bytes: int | None = DEFAULT_
     """
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+    proc = _Measured(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
                             stderr=subprocess.PIPE, preexec_fn=_limits(memory_bytes, nice), cwd=cwd, env=env)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     kept: deque[str] = deque(maxlen=keep_stderr_lines or 1)
@@ -151,8 +177,7 @@ def run(cmd: list[str], *, timeout_s: float, memory_bytes: int | None = DEFAULT_
         raise FFmpegError(f"{os.path.basename(cmd[0])} timed out after {timeout_s:.0f}s", cmd=cmd,
                           returncode=None, stderr_tail="\n".join(tail), timed_out=True) from None
     _collect(err, tail, kept, keep_stderr_lines)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = _cpu_of(proc, before)
     if proc.returncode != 0:
         raise FFmpegError(f"{os.path.basename(cmd[0])} exited with {proc.returncode}", cmd=cmd,
                           returncode=proc.returncode, stderr_tail="\n".join(tail))
