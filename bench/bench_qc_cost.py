@@ -5,7 +5,8 @@
 1. Cost. Per file, CPU seconds of a plain single-threaded decode (`ffmpeg -threads 1 -i IN -f null -`),
    of the QC pass as it was (BEFORE: analysed 640 wide, deblocked, shake on every frame, idet on
    whole frames) and as it is (the rules file), each the lowest of --rounds runs taken in turn in
-   the same run (the shared machine's drift hits all three alike), and their ratios. Files:
+   the same run (the shared machine's drift hits all three alike), and their ratios; and the
+   floor: the pass's own decode with every filter a null (no pass can cost less). Files:
    camera-like ones (1080p50 and 1080i25 H.264 High at 24 Mbit/s with grain, 1080p30 at 10
    Mbit/s with a moving camera) and the labelled QC cases. Target: the pass <= 1.0x the decode.
 2. Findings. Every labelled case (the picture and sound set, the black/frozen/silent/shaky/tripod
@@ -13,13 +14,15 @@
    ranges; prints every difference and the largest range shift in frames.
 3. With --verdict: the whole verdict path of one video (`analyse_video`: QC, subtitle search,
    upscale estimate, reuse fingerprint) for a 4-minute case video and a --lesson-s lesson,
-   in CPU seconds (this process and every tool) per second of video.
+   in CPU seconds (this process and every tool) per second of video; then what the previews'
+   thumbnails cost after it (nothing decoded where they rode on the verdict path's sampling decode).
    `--code DIR` runs it on another checkout's pipeline (the "before" of a change).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import resource
 import shutil
 import subprocess
@@ -36,12 +39,12 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from config.rules import load_rules  # noqa: E402
 from config.settings import DEFAULT_RULES  # noqa: E402
-from pipeline import ffmpeg  # noqa: E402
+from pipeline import ffmpeg, media  # noqa: E402
 from pipeline import rules as rulebook  # noqa: E402
 from pipeline.layout import Layout  # noqa: E402
 from pipeline.models import Material, UploadEvent  # noqa: E402
 from pipeline.probe import probe_video  # noqa: E402
-from pipeline.qc import run_qc  # noqa: E402
+from pipeline.qc import qc_command, run_qc  # noqa: E402
 from pipeline.sample import VideoSpec, make_video  # noqa: E402
 from pipeline.stages.context import SubmissionContext  # noqa: E402
 from pipeline.stages.video import analyse_video  # noqa: E402
@@ -118,6 +121,16 @@ def decode_cpu(path: Path) -> float:
                       timeout_s=3600, stdout=False).cpu_s
 
 
+def floor_cpu(path: Path, probe, rules) -> float:
+    """The pass's own decode with no analysis at all (its decoder options, every filter a null):
+    under this no pass can go, whatever it measures."""
+    cmd = qc_command(str(path), ffmpeg.DEMUXERS.get(probe.container or ""), rules.qc, has_audio=bool(probe.audio),
+                     trf_path=path.with_suffix(".trf"), peaks_path=path.with_suffix(".peaks"), threads=1, fps=probe.fps,
+                     fields=False)
+    cmd[cmd.index("-filter_complex") + 1] = "[0:V:0]null[v]" + (";[0:a:0]anull[a]" if probe.audio else "")
+    return ffmpeg.run(cmd, timeout_s=3600, stdout=False).cpu_s
+
+
 def compare(name: str, before: dict, after: dict, fps: float) -> tuple[bool, float]:
     """Same codes, and the largest shift of a range's end, in frames."""
     shift = 0.0
@@ -138,14 +151,17 @@ def cost_and_findings(work: Path, files: dict[str, Path], rules, rounds: int, *,
     before_rules = rules.model_copy(update={"qc": rules.qc.model_copy(update=BEFORE)})
     same = total = 0
     worst = 0.0
-    print(f"{'file':34s} {'decode':>7s} {'before':>7s} {'after':>7s}  {'before/dec':>10s} {'after/dec':>9s}  findings")
+    print(f"{'file':34s} {'decode':>7s} {'before':>7s} {'after':>7s}  {'before/dec':>10s} {'after/dec':>9s} {'floor/dec':>9s}"
+          f"  findings")
     for name, path in files.items():
-        decode, old, new = [], [], []
+        decode, old, new, floor = [], [], [], []
         for _ in range(rounds if costs else 1):
             if costs:
                 decode.append(decode_cpu(path))
             found_before, cpu_before, probe = qc_pass(store, path, before_rules, work)
             found_after, cpu_after, _ = qc_pass(store, path, rules, work)
+            if costs:
+                floor.append(floor_cpu(path, probe, rules))
             old.append(cpu_before)
             new.append(cpu_after)
         ok, shift = compare(name, found_before, found_after, probe.fps or 25.0)
@@ -155,7 +171,8 @@ def cost_and_findings(work: Path, files: dict[str, Path], rules, rounds: int, *,
         summary = ",".join(sorted(c.removeprefix("VIDEO_").removeprefix("AUDIO_").lower() for c in found_after)) or "-"
         if costs:
             d = min(decode)
-            print(f"{name:34s} {d:7.2f} {min(old):7.2f} {min(new):7.2f}  {min(old) / d:9.2f}x {min(new) / d:8.2f}x  "
+            print(f"{name:34s} {d:7.2f} {min(old):7.2f} {min(new):7.2f}  {min(old) / d:9.2f}x {min(new) / d:8.2f}x "
+                  f"{min(floor) / d:8.2f}x  "
                   f"{'same' if ok else 'DIFFERENT'} ({summary}, shift {shift:.1f} frames)", flush=True)
         else:
             print(f"{name:34s} {'':7s} {min(old):7.2f} {min(new):7.2f}  {'':10s} {'':9s}  "
@@ -177,14 +194,19 @@ def verdict_path(work: Path, rules, lesson_s: float) -> None:
         event = UploadEvent(submission_id=path.stem, project="case", archive={"bucket": "local", "key": "x.zip"})
         ctx = SubmissionContext(event, rules, store, Layout(path.stem, embedded=True), ffmpeg_threads=1)
         material = Material(path=path.name, role="application_video" if "lesson" not in label else "classroom_recording",
-                            role_source="name", size=path.stat().st_size, sha256="0" * 64, kind="video", key=path.name)
+                            role_source="name", size=path.stat().st_size, sha256=hashlib.sha256(path.name.encode()).hexdigest(),
+                            kind="video", key=path.name)
         started, wall = all_cpu(), time.monotonic()
-        analyse_video(ctx, material)
+        report, _findings = analyse_video(ctx, material)
         spent = all_cpu() - started
+        # then the previews' poster and storyboard (nothing to decode where they rode on the sampling decode)
+        started = all_cpu()
+        media.make_thumbnails(store, ctx.layout, material, report.probe, spec=media.spec_for(report))
+        thumbs = all_cpu() - started
         if label != "warm-up":
             parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(ctx.timings.items()) if k.endswith("_cpu"))
             print(f"{label:20s} {spent:8.1f} CPU s = {spent / seconds:.3f} CPU s per video second "
-                  f"({time.monotonic() - wall:.0f} s wall; {parts})", flush=True)
+                  f"({time.monotonic() - wall:.0f} s wall; {parts}); then the previews' thumbnails {thumbs:.2f} CPU s", flush=True)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import ffmpeg, thumbnails, transcode
 from .errors import PermanentError
-from .models import Material, VideoProbe, VideoReport
+from .models import Material, VideoProbe, VideoReport, VideoScope
 from .probe import tool_source
 from .storage import ObjectStore
 from .layout import Layout
@@ -55,11 +55,45 @@ def work_prefix(layout: Layout, material: Material) -> str:
 
 def make_thumbnails(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
                     work_dir: Path | None = None, spec: transcode.RenditionSpec = SPEC) -> dict[str, str]:
-    """The poster and the storyboard, over what the preview covers."""
+    """The poster and the storyboard, over what the preview covers: those the verdict path's
+    sampling decode made when they cover it (`sampled_thumbnails`), else from a decode of their own."""
+    duration_s = spec.duration_of(probe.duration_s or 0.0)
+    shared = sampled_thumbnails(store, layout, material, duration_s)
+    if shared is not None:
+        return shared
     with scratch(work_dir) as folder, tool_source(store, material.key) as source:
-        made = thumbnails.make_thumbnails(source, _demuxer(probe), spec.duration_of(probe.duration_s or 0.0), folder,
-                                          sample_aspect=probe.sample_aspect_ratio)
-        return {name: _put(store, layout.thumbnail(material.sha256, name), path) for name, path in made.items()}
+        made = thumbnails.make_thumbnails(source, _demuxer(probe), duration_s, folder, sample_aspect=probe.sample_aspect_ratio)
+        return _put_thumbnails(store, layout, material, made)
+
+
+def _put_thumbnails(store: ObjectStore, layout: Layout, material: Material, made: dict[str, Path]) -> dict[str, str]:
+    """The WebVTT last: its presence says the images are there (`sampled_thumbnails`)."""
+    return {name: _put(store, layout.thumbnail(material.sha256, name), made[name])
+            for name in sorted(made, key=lambda name: name == "storyboard.vtt")}
+
+
+def keep_sampled_thumbnails(store: ObjectStore, layout: Layout, material: Material,
+                            riders: tuple[thumbnails.StoryboardSampling, thumbnails.PosterSampling], folder: Path) -> dict[str, str] | None:
+    """What the thumbnails' riders on the sampling decode got, under the thumbnails' keys (None:
+    they got too little, and the previews make the thumbnails)."""
+    made = thumbnails.thumbnails_from(riders, folder)
+    return _put_thumbnails(store, layout, material, made) if made is not None else None
+
+
+def sampled_thumbnails(store: ObjectStore, layout: Layout, material: Material, duration_s: float) -> dict[str, str] | None:
+    """The thumbnails already stored for a preview of `duration_s` (their WebVTT is the one this
+    duration gives: a storyboard of another stretch is not taken), or None."""
+    keys = {name: layout.thumbnail(material.sha256, name) for name in thumbnails.THUMBNAIL_NAMES}
+    expected = thumbnails.storyboard_vtt(duration_s, "storyboard.jpg", thumbnails.StoryboardSpec.for_duration(duration_s))
+    stored = store.stat(keys["storyboard.vtt"])
+    if stored is None or stored.size != len(expected.encode()) or store.get_bytes(keys["storyboard.vtt"]) != expected.encode():
+        return None
+    return keys if all(store.exists(key) for key in keys.values()) else None
+
+
+def preview_seconds(probe: VideoProbe, scope: VideoScope | None) -> float:
+    """How much of the video the previews cover (what `spec_for` gives the rendition)."""
+    return replace(SPEC, until_s=_preview_until(scope)).duration_of(probe.duration_s or 0.0)
 
 
 def make_rendition(store: ObjectStore, layout: Layout, material: Material, probe: VideoProbe, *,
@@ -78,9 +112,11 @@ def spec_for(report: VideoReport, spec: transcode.RenditionSpec = SPEC) -> trans
     covering only what the verdict path analysed when that is not all of it (the part of an
     over-long video that counts, or what the previews budget pays for)."""
     fields = report.qc.interlace if report.qc else None
-    scope = report.scope
-    until = scope.preview_s if scope is not None and scope.preview_s < scope.duration_s else None
-    return replace(spec, deinterlace=fields.deinterlace if fields else None, until_s=until)
+    return replace(spec, deinterlace=fields.deinterlace if fields else None, until_s=_preview_until(report.scope))
+
+
+def _preview_until(scope: VideoScope | None) -> float | None:
+    return scope.preview_s if scope is not None and scope.preview_s < scope.duration_s else None
 
 
 def _load(probe: VideoProbe) -> float:

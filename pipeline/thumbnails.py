@@ -10,13 +10,16 @@ it has seconds (a 4 s clip: 4 tiles, from a full decode), so no tile is left bla
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import ffmpeg
+from .keyframes import Branch
 
 CANDIDATE_POINTS = (0.15, 0.35, 0.55, 0.75)
 POSTER_SIZES = {"poster.jpg": (1280, 720), "poster-small.jpg": (320, 180)}
+THUMBNAIL_NAMES = ("poster.jpg", "poster-small.jpg", "storyboard.jpg", "storyboard.vtt")
 
 
 @dataclass(frozen=True)
@@ -57,15 +60,22 @@ def frame_command(source: str, demuxer: str, at_s: float, out: Path, width: int,
             "-q:v", "3", str(out)]
 
 
+def storyboard_chain(duration_s: float, spec: StoryboardSpec, sample_aspect: float | None = None) -> str:
+    rate = spec.tiles / max(duration_s, 0.1)
+    return (f"fps={rate:.6f},{ffmpeg.fit_filter(spec.tile_width, spec.tile_height, sample_aspect)},"
+            f"tile={spec.columns}x{spec.rows}")
+
+
+def _sprite_output(out: Path) -> list[str]:
+    return ["-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "4", str(out)]
+
+
 def storyboard_command(source: str, demuxer: str, duration_s: float, out: Path, spec: StoryboardSpec, *,
                        keyframes_only: bool = True, sample_aspect: float | None = None) -> list[str]:
-    rate = spec.tiles / max(duration_s, 0.1)
     skip = ["-skip_frame", "nokey"] if keyframes_only else []
     return [ffmpeg.FFMPEG, "-hide_banner", "-nostats", "-v", "error", "-y", *skip,
             *ffmpeg.input_args(source, demuxer), "-map", "0:V:0",
-            "-vf", f"fps={rate:.6f},{ffmpeg.fit_filter(spec.tile_width, spec.tile_height, sample_aspect)},"
-                   f"tile={spec.columns}x{spec.rows}",
-            "-frames:v", "1", "-fps_mode", "passthrough", "-q:v", "4", str(out)]
+            "-vf", storyboard_chain(duration_s, spec, sample_aspect), *_sprite_output(out)]
 
 
 def _stamp(seconds: float) -> str:
@@ -131,3 +141,82 @@ def _run_for(output: Path, cmd: list[str], timeout_s: float) -> None:
     result = ffmpeg.run(cmd, timeout_s=timeout_s, stdout=False)
     if not output.exists() or output.stat().st_size == 0:
         raise ffmpeg.FFmpegError(f"ffmpeg wrote no {output.name}", cmd=cmd, returncode=0, stderr_tail=result.stderr_tail)
+
+
+# riding on the verdict path's sampling decode -------------------------------------------------
+def keyframes_at(points: list[float]) -> str:
+    """select: the first frame at or after each point (one frame for points that share it)."""
+    terms = "+".join(f"gte(t\\,{p:.3f})*(isnan(prev_selected_t)+lt(prev_selected_t\\,{p:.3f}))" for p in points)
+    return f"select='{terms}'"
+
+
+class StoryboardSampling:
+    """The storyboard as a rider on the verdict path's keyframe decode (pipeline/keyframes.py):
+    the same sprite the previews would make from keyframes, for the cost of scaling 100 frames.
+    A rider never asks for a decode of its own (`collect` is always content)."""
+
+    def __init__(self, duration_s: float, folder: Path, sample_aspect: float | None = None):
+        self.duration_s, self.spec, self.sample_aspect = duration_s, StoryboardSpec.for_duration(duration_s), sample_aspect
+        self.sprite = folder / "storyboard.jpg"
+
+    def branch(self, keyframes_only: bool) -> Branch:
+        self.sprite.unlink(missing_ok=True)
+        return Branch(storyboard_chain(self.duration_s, self.spec, self.sample_aspect), _sprite_output(self.sprite))
+
+    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
+        return True
+
+
+class PosterSampling:
+    """The poster candidates as a rider on the keyframe decode: the first keyframe at or after
+    each candidate point, at the poster's size (a keyframe is the best-coded frame around it).
+    The largest JPEG wins, as in `make_thumbnails` (black, flat or blurred frames compress to little)."""
+
+    def __init__(self, duration_s: float, folder: Path, sample_aspect: float | None = None):
+        self.points = [duration_s * point for point in CANDIDATE_POINTS]
+        self.folder, self.sample_aspect = folder, sample_aspect
+
+    def branch(self, keyframes_only: bool) -> Branch:
+        for old in self.folder.glob("candidate-*.jpg"):
+            old.unlink()
+        width, height = POSTER_SIZES["poster.jpg"]
+        return Branch(f"{keyframes_at(self.points)},{ffmpeg.fit_filter(width, height, self.sample_aspect)}",
+                      ["-frames:v", str(len(self.points)), "-fps_mode", "passthrough", "-q:v", "3",
+                       str(self.folder / "candidate-%d.jpg")])
+
+    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
+        return True
+
+    def best(self) -> Path | None:
+        candidates = [path for path in self.folder.glob("candidate-*.jpg") if path.stat().st_size > 0]
+        return max(candidates, key=lambda path: path.stat().st_size) if candidates else None
+
+
+def sampled_riders(duration_s: float, folder: Path, sample_aspect: float | None = None) -> tuple[StoryboardSampling, PosterSampling] | None:
+    """The thumbnails' riders for a video whose storyboard comes from keyframes (long enough,
+    `KEYFRAMES_FROM_S`); None for a shorter one (its storyboard needs every frame: the previews make it)."""
+    if duration_s < KEYFRAMES_FROM_S:
+        return None
+    return StoryboardSampling(duration_s, folder, sample_aspect), PosterSampling(duration_s, folder, sample_aspect)
+
+
+def thumbnails_from(riders: tuple[StoryboardSampling, PosterSampling], out_dir: Path) -> dict[str, Path] | None:
+    """poster.jpg, poster-small.jpg, storyboard.jpg and storyboard.vtt from what the riders got,
+    or None when any is missing (the previews then make them all)."""
+    storyboard, poster = riders
+    best = poster.best()
+    if best is None or not storyboard.sprite.exists() or storyboard.sprite.stat().st_size == 0:
+        return None
+    from PIL import Image       # only here: the verdict path's other stages never need it
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {"poster.jpg": out_dir / "poster.jpg", "poster-small.jpg": out_dir / "poster-small.jpg",
+               "storyboard.jpg": out_dir / "storyboard.jpg", "storyboard.vtt": out_dir / "storyboard.vtt"}
+    shutil.copyfile(best, outputs["poster.jpg"])
+    with Image.open(best) as big:
+        big.convert("RGB").resize(POSTER_SIZES["poster-small.jpg"], Image.Resampling.LANCZOS).save(outputs["poster-small.jpg"],
+                                                                                                    quality=85)
+    if storyboard.sprite != outputs["storyboard.jpg"]:
+        shutil.copyfile(storyboard.sprite, outputs["storyboard.jpg"])
+    outputs["storyboard.vtt"].write_text(storyboard_vtt(storyboard.duration_s, "storyboard.jpg", storyboard.spec), encoding="utf-8")
+    return outputs

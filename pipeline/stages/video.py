@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from .. import cost, ffmpeg, reuse
+from .. import cost, ffmpeg, media, reuse, thumbnails
 from .. import rules as rulebook
 from ..classify import WEAK_SOURCES
 from ..errors import PermanentError, ToolError
@@ -146,7 +146,8 @@ _JOBS = {
     "window": lambda ctx, material, probe, scope, job, materials: picture_window(ctx, material, probe, scope, job.index),
     "sound": lambda ctx, material, probe, scope, job, materials: soundtrack(ctx, material, probe, scope),
     # a boxed picture's estimate is dropped at the merge, when the QC has seen the bars
-    "samples": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None),
+    "samples": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None,
+                                                                          preview_s=media.preview_seconds(probe, scope)),
     "subtitles": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None,
                                                                             upscale=False),
     "upscale": lambda ctx, material, probe, scope, job, materials: sampled(ctx, material, analysed(probe, scope), materials, None,
@@ -176,7 +177,7 @@ def measure_video(ctx: SubmissionContext, material: Material, report: VideoRepor
     seen = analysed(probe, scope)
     if WHOLE in jobs:
         report.qc = jobs[WHOLE].qc
-        measured = sampled(ctx, material, seen, materials, report.qc)
+        measured = sampled(ctx, material, seen, materials, report.qc, preview_s=media.preview_seconds(probe, scope))
         report.qc.upscale, report.subtitles = measured["upscale"], measured["subtitles"]
     else:
         sound = jobs["sound"].sound if "sound" in jobs else None
@@ -217,11 +218,13 @@ def judge_video(ctx: SubmissionContext, material: Material, report: VideoReport)
 
 
 def sampled(ctx: SubmissionContext, material: Material, probe: VideoProbe, materials: list[Material], qc: QcResult | None, *,
-            subtitles: bool = True, upscale: bool = True) -> dict:
+            subtitles: bool = True, upscale: bool = True, preview_s: float | None = None) -> dict:
     """The subtitle search (embedded, sidecar, then burned in) and the upscale estimate (where
     `upscale_wanted`) from one sampling decode of the picture (pipeline/keyframes.py); a rotated
     picture is sampled twice (the estimate reads the frames as stored, the search as shown).
-    Both are evidence: a picture ffmpeg cannot sample is reported, never raised."""
+    Both are evidence: a picture ffmpeg cannot sample is reported, never raised. The thumbnails
+    of a preview of `preview_s` ride on the same decode when it reads that far (`_riders`),
+    so the previews decode nothing for them."""
     found, rejected = without_picture(ctx.store, material, materials, probe) if subtitles else (None, [])
     wants_upscale = upscale and upscale_wanted(ctx.rules, probe, qc)
     measured = {**({"subtitles": found} if subtitles else {}), **({"upscale": None} if upscale else {})}
@@ -234,7 +237,11 @@ def sampled(ctx: SubmissionContext, material: Material, probe: VideoProbe, mater
             luma = (LumaSampling(probe.width, probe.height, probe.duration_s or 0.0, ctx.rules.upscale, _made(folder / "luma"))
                     if wants_upscale else None)
             deadline = picture_deadline(probe, ctx.rules.subtitles)
-            cpu, failed = _sample(ctx, material, probe, source, [s for s in (bands, luma) if s is not None], deadline)
+            riders = _riders(probe, preview_s, folder)
+            cpu, failed = _sample(ctx, material, probe, source, [s for s in (bands, luma) if s is not None], deadline,
+                                  riders=riders or ())
+            if riders is not None and riders[0] not in failed:
+                media.keep_sampled_thumbnails(ctx.store, ctx.layout, material, riders, _made(folder / "thumbnails"))
         ctx.timings["samples_cpu"] = ctx.timings.get("samples_cpu", 0.0) + cpu
         if bands is not None:
             with ctx.timed("subtitles"):
@@ -246,6 +253,14 @@ def sampled(ctx: SubmissionContext, material: Material, probe: VideoProbe, mater
         return measured
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _riders(probe: VideoProbe, preview_s: float | None, folder: Path):
+    """The thumbnails' riders, where the sampling decode reads as far as the preview covers (a
+    video analysed in part whose preview covers more: the previews make its thumbnails)."""
+    if preview_s is None or preview_s > (probe.duration_s or 0.0) + 1.0:
+        return None
+    return thumbnails.sampled_riders(preview_s, _made(folder / "riders"), probe.sample_aspect_ratio)
 
 
 def _made(folder: Path) -> Path:
@@ -262,13 +277,18 @@ def _cpu_of(ctx: SubmissionContext, key: str, work, *args):
 
 
 def _sample(ctx: SubmissionContext, material: Material, probe: VideoProbe, source: str, samplings: list,
-            deadline: float) -> tuple[float, dict]:
+            deadline: float, riders=()) -> tuple[float, dict]:
     """The sampling decodes: one for both consumers, or one each for a rotated picture (the
-    estimate without autorotation). Returns ffmpeg's CPU seconds and the consumers whose decode
-    failed, with the reason the report gives."""
+    estimate without autorotation); `riders` join the decode of the displayed picture (none:
+    they are dropped). Returns ffmpeg's CPU seconds and the consumers whose decode failed, with
+    the reason the report gives."""
     demuxer = ffmpeg.DEMUXERS.get(probe.container or "")
     rotated = (probe.rotation or 0) % 360 != 0
-    groups = [[s] for s in samplings] if rotated else [samplings]
+    groups = [[s] for s in samplings] if rotated else [list(samplings)]
+    displayed = next((group for group in groups if not all(isinstance(s, LumaSampling) for s in group)),
+                     None if rotated else groups[0])
+    if displayed is not None:
+        displayed.extend(riders)
     cpu, failed = 0.0, {}
     for group in groups:
         estimate_only = all(isinstance(s, LumaSampling) for s in group)

@@ -83,3 +83,22 @@ def test_the_clipping_peaks_measure_the_peak_alone(rules):
     for graph in (one_pass, sound):
         stats = graph[graph.index("astats="):].split(",")[0]
         assert "measure_overall=Peak_level" in stats and "measure_perchannel=none" in stats
+
+
+def test_the_poster_rider_selects_the_first_keyframe_at_or_after_each_point():
+    from pipeline import thumbnails
+
+    expr = thumbnails.keyframes_at([15.0, 35.0])
+    assert expr.startswith("select='") and expr.endswith("'")
+    assert expr[len("select='"):-1].replace("\\,", ",") == ("gte(t,15.000)*(isnan(prev_selected_t)+lt(prev_selected_t,15.000))+"
+                                                             "gte(t,35.000)*(isnan(prev_selected_t)+lt(prev_selected_t,35.000))")
+
+
+def test_the_thumbnails_ride_only_on_a_video_whose_storyboard_comes_from_keyframes(tmp_path):
+    from pipeline import thumbnails
+
+    assert thumbnails.sampled_riders(thumbnails.KEYFRAMES_FROM_S - 1, tmp_path) is None
+    storyboard, poster = thumbnails.sampled_riders(2700.0, tmp_path)
+    cmd = keyframes.sampling_command("/x/a.mp4", "mov", [storyboard.branch(True), poster.branch(True)])
+    assert "tile=10x10" in _graph(cmd) and str(tmp_path / "candidate-%d.jpg") in cmd
+    assert storyboard.collect([], True) and poster.collect([], True)      # riders never ask for a decode of their own
