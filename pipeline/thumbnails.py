@@ -213,9 +213,12 @@ def thumbnails_from(riders: tuple[StoryboardSampling, PosterSampling], out_dir: 
     outputs = {"poster.jpg": out_dir / "poster.jpg", "poster-small.jpg": out_dir / "poster-small.jpg",
                "storyboard.jpg": out_dir / "storyboard.jpg", "storyboard.vtt": out_dir / "storyboard.vtt"}
     shutil.copyfile(best, outputs["poster.jpg"])
-    with Image.open(best) as big:
-        big.convert("RGB").resize(POSTER_SIZES["poster-small.jpg"], Image.Resampling.LANCZOS).save(outputs["poster-small.jpg"],
-                                                                                                    quality=85)
+    try:
+        with Image.open(best) as big:
+            big.convert("RGB").resize(POSTER_SIZES["poster-small.jpg"], Image.Resampling.LANCZOS).save(outputs["poster-small.jpg"],
+                                                                                                        quality=85)
+    except (OSError, ValueError):       # a candidate Pillow cannot read: the previews make them all, the verdict is not touched
+        return None
     if storyboard.sprite != outputs["storyboard.jpg"]:
         shutil.copyfile(storyboard.sprite, outputs["storyboard.jpg"])
     outputs["storyboard.vtt"].write_text(storyboard_vtt(storyboard.duration_s, "storyboard.jpg", storyboard.spec), encoding="utf-8")

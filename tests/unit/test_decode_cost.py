@@ -102,3 +102,12 @@ def test_the_thumbnails_ride_only_on_a_video_whose_storyboard_comes_from_keyfram
     cmd = keyframes.sampling_command("/x/a.mp4", "mov", [storyboard.branch(True), poster.branch(True)])
     assert "tile=10x10" in _graph(cmd) and str(tmp_path / "candidate-%d.jpg") in cmd
     assert storyboard.collect([], True) and poster.collect([], True)      # riders never ask for a decode of their own
+
+
+def test_a_poster_candidate_that_cannot_be_read_leaves_the_thumbnails_to_the_previews(tmp_path):
+    from pipeline import thumbnails
+
+    storyboard, poster = thumbnails.sampled_riders(300.0, tmp_path)
+    storyboard.sprite.write_bytes(b"\xff\xd8 not a whole jpeg")
+    (tmp_path / "candidate-1.jpg").write_bytes(b"\xff\xd8 not a whole jpeg either")
+    assert thumbnails.thumbnails_from((storyboard, poster), tmp_path / "out") is None
