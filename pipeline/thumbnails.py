@@ -6,6 +6,9 @@ several points of the video; among those candidates the one whose small JPEG is 
 every duration/tiles seconds, with a WebVTT track (#xywh=) that players use for previews while
 scrubbing. A long video gets 10x10 tiles from keyframes only; a short one gets as many tiles as
 it has seconds (a 4 s clip: 4 tiles, from a full decode), so no tile is left black.
+A long video's poster and storyboard usually ride on the verdict path's keyframe decode instead
+(`StoryboardSampling`, `PosterSampling`: the poster is then the best coded of the keyframes at
+the candidate points), and the previews take them from the store (pipeline/media.py).
 """
 
 from __future__ import annotations
