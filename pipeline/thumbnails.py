@@ -13,7 +13,6 @@ the candidate points), and the previews take them from the store (pipeline/media
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,10 +152,16 @@ def keyframes_at(points: list[float]) -> str:
     return f"select='{terms}'"
 
 
-class StoryboardSampling:
+class _Rider:
+    """A branch that rides on a decode its consumers asked for: it never asks for one of its own."""
+
+    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
+        return True
+
+
+class StoryboardSampling(_Rider):
     """The storyboard as a rider on the verdict path's keyframe decode (pipeline/keyframes.py):
-    the same sprite the previews would make from keyframes, for the cost of scaling 100 frames.
-    A rider never asks for a decode of its own (`collect` is always content)."""
+    the same sprite the previews would make from keyframes, for the cost of scaling 100 frames."""
 
     def __init__(self, duration_s: float, folder: Path, sample_aspect: float | None = None):
         self.duration_s, self.spec, self.sample_aspect = duration_s, StoryboardSpec.for_duration(duration_s), sample_aspect
@@ -166,11 +171,8 @@ class StoryboardSampling:
         self.sprite.unlink(missing_ok=True)
         return Branch(storyboard_chain(self.duration_s, self.spec, self.sample_aspect), _sprite_output(self.sprite))
 
-    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
-        return True
 
-
-class PosterSampling:
+class PosterSampling(_Rider):
     """The poster candidates as a rider on the keyframe decode: the first keyframe at or after
     each candidate point, at the poster's size (a keyframe is the best-coded frame around it).
     The largest JPEG wins, as in `make_thumbnails` (black, flat or blurred frames compress to little)."""
@@ -187,9 +189,6 @@ class PosterSampling:
                       ["-frames:v", str(len(self.points)), "-fps_mode", "passthrough", "-q:v", "3",
                        str(self.folder / "candidate-%d.jpg")])
 
-    def collect(self, stderr_lines: list[str], keyframes_only: bool) -> bool:
-        return True
-
     def best(self) -> Path | None:
         candidates = [path for path in self.folder.glob("candidate-*.jpg") if path.stat().st_size > 0]
         return max(candidates, key=lambda path: path.stat().st_size) if candidates else None
@@ -204,8 +203,9 @@ def sampled_riders(duration_s: float, folder: Path, sample_aspect: float | None 
 
 
 def thumbnails_from(riders: tuple[StoryboardSampling, PosterSampling], out_dir: Path) -> dict[str, Path] | None:
-    """poster.jpg, poster-small.jpg, storyboard.jpg and storyboard.vtt from what the riders got,
-    or None when any is missing (the previews then make them all)."""
+    """poster.jpg, poster-small.jpg, storyboard.jpg and storyboard.vtt from what the riders got
+    (the best candidate and the sprite as they are; the small poster and the WebVTT written to
+    `out_dir`), or None when any is missing (the previews then make them all)."""
     storyboard, poster = riders
     best = poster.best()
     if best is None or not storyboard.sprite.exists() or storyboard.sprite.stat().st_size == 0:
@@ -213,16 +213,13 @@ def thumbnails_from(riders: tuple[StoryboardSampling, PosterSampling], out_dir: 
     from PIL import Image       # only here: the verdict path's other stages never need it
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {"poster.jpg": out_dir / "poster.jpg", "poster-small.jpg": out_dir / "poster-small.jpg",
-               "storyboard.jpg": out_dir / "storyboard.jpg", "storyboard.vtt": out_dir / "storyboard.vtt"}
-    shutil.copyfile(best, outputs["poster.jpg"])
+    outputs = {"poster.jpg": best, "poster-small.jpg": out_dir / "poster-small.jpg", "storyboard.jpg": storyboard.sprite,
+               "storyboard.vtt": out_dir / "storyboard.vtt"}
     try:
         with Image.open(best) as big:
             big.convert("RGB").resize(POSTER_SIZES["poster-small.jpg"], Image.Resampling.LANCZOS).save(outputs["poster-small.jpg"],
                                                                                                         quality=85)
     except (OSError, ValueError):       # a candidate Pillow cannot read: the previews make them all, the verdict is not touched
         return None
-    if storyboard.sprite != outputs["storyboard.jpg"]:
-        shutil.copyfile(storyboard.sprite, outputs["storyboard.jpg"])
     outputs["storyboard.vtt"].write_text(storyboard_vtt(storyboard.duration_s, "storyboard.jpg", storyboard.spec), encoding="utf-8")
     return outputs
