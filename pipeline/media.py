@@ -88,7 +88,7 @@ def sampled_thumbnails(store: ObjectStore, layout: Layout, material: Material, d
     stored = store.stat(keys["storyboard.vtt"])
     if stored is None or stored.size != len(expected.encode()) or store.get_bytes(keys["storyboard.vtt"]) != expected.encode():
         return None
-    return keys if all(store.exists(key) for key in keys.values()) else None
+    return keys if all(store.exists(key) for name, key in keys.items() if name != "storyboard.vtt") else None
 
 
 def preview_seconds(probe: VideoProbe, scope: VideoScope | None) -> float:
